@@ -1,3 +1,56 @@
-"""deberta_np: a framework-free, readable, exact reference implementation of DeBERTa."""
+"""deberta_np: a framework-free, readable, exact reference implementation of DeBERTa.
+
+from deberta_np import DebertaModel
+model = DebertaModel.from_pretrained("path/to/microsoft-deberta-base")
+out = model([[1, 31414, 232, 2]])
+out.last_hidden_state.shape  # (1, 4, 768)
+"""
+
+from typing import Any
+
+from .config import DebertaConfig
+from .errors import BackendError, CheckpointError, ConfigError, InputError, UnsafeCheckpointError
+from .modeling import (
+    BaseModelOutput,
+    DebertaForMaskedLM,
+    DebertaForQuestionAnswering,
+    DebertaForSequenceClassification,
+    DebertaForTokenClassification,
+    DebertaModel,
+    MaskedLMOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The tokenizer (and its `regex` import) loads on first use: `import deberta_np` stays fast.
+    if name == "DebertaTokenizer":
+        from .tokenizer import DebertaTokenizer
+
+        return DebertaTokenizer
+    raise AttributeError(f"module 'deberta_np' has no attribute {name!r}")
+
+
+__all__ = [
+    "BackendError",
+    "BaseModelOutput",
+    "CheckpointError",
+    "ConfigError",
+    "DebertaConfig",
+    "DebertaForMaskedLM",
+    "DebertaForQuestionAnswering",
+    "DebertaForSequenceClassification",
+    "DebertaForTokenClassification",
+    "DebertaModel",
+    "DebertaTokenizer",
+    "InputError",
+    "MaskedLMOutput",
+    "QuestionAnsweringModelOutput",
+    "SequenceClassifierOutput",
+    "TokenClassifierOutput",
+    "UnsafeCheckpointError",
+]

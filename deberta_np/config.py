@@ -1,0 +1,253 @@
+"""`DebertaConfig`: the fields of a Hugging Face DeBERTa (v1) `config.json`, with the defaults of the code.
+
+The defaults are those of `transformers.DebertaConfig.__init__` (identical from 4.45 to 5.24), not the ones its
+docstring states: vocab_size 50265 (not 30522), type_vocab_size 0 (not 2), layer_norm_eps 1e-7 (not 1e-12),
+max_relative_positions -1 (meaning "use max_position_embeddings", not 1). See spec §1.1.
+Fields the model reads with `getattr` (embedding_size, talking_head, cls_dropout) are declared here too.
+Unknown keys are kept in `extra` (and written back by `to_dict`) but never read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+# Activations the model implements (see model.ACTIVATIONS): the names transformers' ACT2FN gives them.
+ACTIVATION_NAMES = (
+    "gelu",
+    "gelu_python",
+    "gelu_new",
+    "gelu_pytorch_tanh",
+    "gelu_fast",
+    "quick_gelu",
+    "relu",
+    "tanh",
+    "silu",
+    "swish",
+    "sigmoid",
+    "linear",
+)
+
+# "none" is what `pos_att_type="None"` becomes in transformers; it adds no term but counts in the scale factor
+# (spec §9.10). "p2p" exists only in Microsoft's code, and transformers does not implement it: refused.
+POS_ATT_TYPES = ("c2p", "p2c", "none")
+
+
+@dataclass
+class DebertaConfig:
+    vocab_size: int = 50265
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 0
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-7
+    relative_attention: bool = False
+    max_relative_positions: int = -1
+    pad_token_id: int | None = 0
+    position_biased_input: bool = True
+    pos_att_type: list[str] = field(default_factory=list)
+    pooler_dropout: float = 0.0
+    pooler_hidden_act: str = "gelu"
+    pooler_hidden_size: int | None = None  # None: hidden_size
+    legacy: bool = True
+    embedding_size: int | None = None  # None: hidden_size
+    talking_head: bool = False
+    cls_dropout: float | None = None
+    num_labels: int = 2
+    id2label: dict[int, str] | None = None  # None: {i: f"LABEL_{i}"}
+    label2id: dict[str, int] | None = None
+    problem_type: str | None = None
+    model_type: str = "deberta"
+    architectures: list[str] | None = None
+    # deberta_np's own option, not a transformers field: the attention of a padded *query* position. False gives
+    # transformers >= 4.47 (uniform weights over all keys); True gives transformers <= 4.46, TF and Microsoft's
+    # code (all-zero weights). Valid positions are identical either way (spec §2.6).
+    zero_fully_masked_rows: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pos_att_type, str):
+            self.pos_att_type = [part.strip() for part in self.pos_att_type.lower().split("|")]
+        elif self.pos_att_type is None:
+            self.pos_att_type = []
+        elif isinstance(self.pos_att_type, (list, tuple)):
+            self.pos_att_type = [str(part).strip().lower() for part in self.pos_att_type]
+        if self.pooler_hidden_size is None:
+            self.pooler_hidden_size = self.hidden_size
+        if self.embedding_size is None:
+            self.embedding_size = self.hidden_size
+        if self.id2label is not None:
+            self.id2label = {int(k): str(v) for k, v in dict(self.id2label).items()}
+            self.num_labels = len(self.id2label)
+        else:
+            self.id2label = (
+                {i: f"LABEL_{i}" for i in range(self.num_labels)} if _is_int(self.num_labels) else {}
+            )
+        if self.label2id is None:
+            self.label2id = {label: i for i, label in self.id2label.items()}
+        else:
+            self.label2id = {str(k): int(v) for k, v in dict(self.label2id).items()}
+        self.validate()
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Derived values
+    # ------------------------------------------------------------------------------------------------------------
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def scale_factor(self) -> int:
+        """1 + len(pos_att_type): transformers counts every entry, "none" included (spec §9.10)."""
+        return 1 + len(self.pos_att_type)
+
+    @property
+    def max_relative(self) -> int:
+        """P: the relative distance beyond which positions are clamped (< 1 means max_position_embeddings)."""
+        if self.max_relative_positions < 1:
+            return self.max_position_embeddings
+        return self.max_relative_positions
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Validation
+    # ------------------------------------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Raise ConfigError (a ValueError) naming the first invalid field."""
+        positive = (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+        )
+        positive += ("max_position_embeddings", "embedding_size", "pooler_hidden_size", "num_labels")
+        for name in positive:
+            value = getattr(self, name)
+            if not _is_int(value) or value <= 0:
+                raise ConfigError(f"config field {name} must be a positive integer, got {value!r}")
+        for name in ("type_vocab_size",):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                raise ConfigError(f"config field {name} must be a non-negative integer, got {value!r}")
+        if not _is_int(self.max_relative_positions):
+            raise ConfigError(
+                f"config field max_relative_positions must be an integer, got {self.max_relative_positions!r}"
+            )
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ConfigError(
+                f"config field hidden_size ({self.hidden_size}) must be a multiple of "
+                f"num_attention_heads ({self.num_attention_heads})"
+            )
+        if not isinstance(self.layer_norm_eps, (int, float)) or isinstance(self.layer_norm_eps, bool):
+            raise ConfigError(f"config field layer_norm_eps must be a number, got {self.layer_norm_eps!r}")
+        if not self.layer_norm_eps > 0:
+            raise ConfigError(f"config field layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+        for name in (
+            "relative_attention",
+            "position_biased_input",
+            "legacy",
+            "talking_head",
+            "zero_fully_masked_rows",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"config field {name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("hidden_act", "pooler_hidden_act"):
+            value = getattr(self, name)
+            if value not in ACTIVATION_NAMES:
+                raise ConfigError(
+                    f"config field {name}: unknown activation {value!r} (supported: {', '.join(ACTIVATION_NAMES)})"
+                )
+        for part in self.pos_att_type:
+            if part not in POS_ATT_TYPES:
+                hint = " (Microsoft's p2p term is not implemented by transformers)" if part == "p2p" else ""
+                raise ConfigError(
+                    f"config field pos_att_type: unknown attention type {part!r}{hint}; use c2p and/or p2c, e.g. 'c2p|p2c'"
+                )
+        if self.pad_token_id is not None and (not _is_int(self.pad_token_id) or self.pad_token_id < 0):
+            raise ConfigError(
+                f"config field pad_token_id must be a non-negative integer or null, got {self.pad_token_id!r}"
+            )
+        if len(self.id2label) != self.num_labels:
+            raise ConfigError(
+                f"config field id2label has {len(self.id2label)} labels but num_labels is {self.num_labels}"
+            )
+        if sorted(self.id2label) != list(range(self.num_labels)):
+            raise ConfigError(
+                f"config field id2label must map 0..{self.num_labels - 1}, got keys {sorted(self.id2label)}"
+            )
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Reading and writing
+    # ------------------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], **overrides: Any) -> DebertaConfig:
+        """Build from a config.json dict; unknown keys go to `extra`, `overrides` win over `values`."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"a config must be a JSON object, got {type(values).__name__}")
+        merged = {**values, **overrides}
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        kwargs = {k: v for k, v in merged.items() if k in known}
+        # As in transformers, id2label wins over a num_labels that disagrees with it (see __post_init__).
+        extra = {k: v for k, v in merged.items() if k not in known}
+        return cls(**kwargs, extra=extra)
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike[str], **overrides: Any) -> DebertaConfig:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from error
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}: not valid JSON ({error})") from error
+        try:
+            return cls.from_dict(values, **overrides)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from error
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str], **overrides: Any) -> DebertaConfig:
+        """Read `config.json` from a checkpoint directory (or a path to the JSON file itself)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "config.json"
+            if not path.exists():
+                raise ConfigError(f"no config.json in checkpoint directory {path.parent}")
+        return cls.from_json_file(path, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config.json dict, in transformers' spelling (pos_att_type as a list, label maps with str keys)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        values["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        if not self.zero_fully_masked_rows:
+            values.pop("zero_fully_masked_rows")
+        for name in ("architectures", "problem_type", "cls_dropout"):
+            if values[name] is None:
+                values.pop(name)
+        return {**self.extra, **values}
+
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        (Path(directory) / "config.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

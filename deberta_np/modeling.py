@@ -1,0 +1,408 @@
+"""The public model classes, named and called as in transformers: `DebertaModel` and the four task heads.
+
+Each class holds a config and the parameters (nested dicts of backend arrays, see model.py), checks its inputs
+before computing anything, and returns an output object with transformers' field names.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import numpy
+
+from . import model
+from . import xp as shim
+from .checkpoint import PREFIX, canonical_names, masked_lm_head, nest, select_parameters
+from .config import DebertaConfig
+from .errors import ConfigError, InputError
+from .weights import find_checkpoint_files, read_state_dict
+
+Array = Any
+ModelT = TypeVar("ModelT", bound="DebertaPreTrainedModel")
+
+# ================================================================================================================
+# Outputs
+# ================================================================================================================
+
+
+@dataclass
+class ModelOutput:
+    """Fields by name (`out.logits`, `out["logits"]`) or, like transformers' tuples, by position (`out[0]`)."""
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None)
+
+    def keys(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+    def __getitem__(self, key: str | int) -> Any:
+        if isinstance(key, str):
+            if key not in self.keys():
+                raise KeyError(key)
+            return getattr(self, key)
+        return self.to_tuple()[key]
+
+
+@dataclass
+class BaseModelOutput(ModelOutput):
+    last_hidden_state: Array
+    hidden_states: tuple[Array, ...] | None = None
+    attentions: tuple[Array, ...] | None = None
+
+
+@dataclass
+class MaskedLMOutput(ModelOutput):
+    logits: Array
+    hidden_states: tuple[Array, ...] | None = None
+    attentions: tuple[Array, ...] | None = None
+
+
+@dataclass
+class SequenceClassifierOutput(MaskedLMOutput):
+    pass
+
+
+@dataclass
+class TokenClassifierOutput(MaskedLMOutput):
+    pass
+
+
+@dataclass
+class QuestionAnsweringModelOutput(ModelOutput):
+    start_logits: Array
+    end_logits: Array
+    hidden_states: tuple[Array, ...] | None = None
+    attentions: tuple[Array, ...] | None = None
+
+
+# ================================================================================================================
+# Models
+# ================================================================================================================
+
+
+class DebertaPreTrainedModel:
+    """Loading, input checking and the encoder call shared by the five model classes."""
+
+    head: str = "base"  # the class's head; for DebertaForMaskedLM, the layout found in the checkpoint
+
+    def __init__(
+        self,
+        config: DebertaConfig,
+        state_dict: dict[str, Any],
+        device: str = "cpu",
+        dtype: str = "float32",
+        source: str = "state dict",
+    ) -> None:
+        """Build from a config and a state dict (names as in any checkpoint; checked strictly, cast to dtype)."""
+        self.config = config
+        self.device = device
+        self.dtype = shim.check_dtype(dtype)
+        self.xp: ModuleType = shim.backend(device)
+        self.source = source
+        if self.head == "sequence_classification" and config.pooler_hidden_size != config.hidden_size:
+            raise ConfigError(
+                f"config field pooler_hidden_size ({config.pooler_hidden_size}) must equal hidden_size "
+                f"({config.hidden_size}): the pooler reads the first token's hidden state"
+            )
+        state = canonical_names(state_dict, source)
+        if self.head == "masked_lm":
+            self.head = masked_lm_head(state, config, source)  # the layout the checkpoint holds
+        selected = select_parameters(state, config, self.head, source)
+        self.params = nest({name: self._to_backend(array) for name, array in selected.items()})
+
+    @classmethod
+    def from_pretrained(
+        cls: type[ModelT],
+        path: str | os.PathLike[str],
+        device: str = "cpu",
+        dtype: str = "float32",
+        **config_overrides: Any,
+    ) -> ModelT:
+        """Load `config.json` and the weights (safetensors, sharded or not, or pytorch_model.bin) from a directory.
+
+        `config_overrides` replace config.json values, e.g. `zero_fully_masked_rows=True`.
+        """
+        shim.check_dtype(dtype)
+        shim.backend(device)  # fail before reading gigabytes
+        path = Path(path)
+        config = DebertaConfig.from_pretrained(path, **config_overrides)
+        files = find_checkpoint_files(path)
+        source = str(files[0]) if len(files) == 1 else f"{path} ({len(files)} shards)"
+        return cls(config, read_state_dict(path), device=device, dtype=dtype, source=source)
+
+    def _to_backend(self, array: numpy.ndarray) -> Array:
+        dtype = getattr(self.xp, self.dtype)
+        if self.xp is numpy:
+            return (
+                array if array.dtype == dtype else array.astype(dtype)
+            )  # float32 stays a zero-copy mmap view
+        return self.xp.asarray(numpy.asarray(array), dtype=dtype)
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def num_parameters(self) -> int:
+        total = 0
+        stack: list[Any] = [self.params]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+            else:
+                total += int(numpy.prod(node.shape))
+        return total
+
+    def prepare_inputs(
+        self,
+        input_ids: Any,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+    ) -> tuple[Array, Array, Array, Array]:
+        """Check and convert the inputs (nested lists or arrays) before any computation; raise InputError."""
+        c = self.config
+        ids = self._integer_array("input_ids", input_ids)
+        if ids.ndim != 2:
+            raise InputError(f"input_ids must be 2-D [batch, length], got shape {list(ids.shape)}")
+        batch, length = ids.shape
+        if batch == 0 or length == 0:
+            raise InputError(f"input_ids is empty (shape {list(ids.shape)})")
+        self._check_range("input_ids", ids, c.vocab_size, "vocab_size")
+        if c.position_biased_input and length > c.max_position_embeddings:
+            raise InputError(
+                f"sequence length {length} exceeds max_position_embeddings={c.max_position_embeddings} "
+                "(this model adds absolute position embeddings); truncate the input"
+            )
+        if attention_mask is None:
+            mask = numpy.ones((batch, length), dtype=numpy.int64)
+        else:
+            mask = self._host_array("attention_mask", attention_mask)
+            self._check_shape("attention_mask", mask, ids.shape)
+            if mask.dtype != numpy.bool_ and not numpy.isin(mask, (0, 1)).all():
+                raise InputError("attention_mask must hold only 0 and 1 (1 = real token, 0 = padding)")
+            mask = mask.astype(numpy.int64)
+        if token_type_ids is None:
+            types = numpy.zeros((batch, length), dtype=numpy.int64)
+        else:
+            types = self._integer_array("token_type_ids", token_type_ids)
+            self._check_shape("token_type_ids", types, ids.shape)
+            if (
+                c.type_vocab_size > 0
+            ):  # with no token-type embedding (v1 checkpoints) they are ignored, as in HF
+                self._check_range("token_type_ids", types, c.type_vocab_size, "type_vocab_size")
+        if position_ids is None:
+            positions = numpy.arange(length, dtype=numpy.int64)[None, :]
+        else:
+            positions = self._integer_array("position_ids", position_ids)
+            if positions.ndim == 1:
+                positions = positions[None, :]
+            if positions.shape not in ((1, length), (batch, length)):
+                raise InputError(
+                    f"position_ids has shape {list(positions.shape)}; expected [{batch}, {length}] or [1, {length}]"
+                )
+            if c.position_biased_input:
+                self._check_range(
+                    "position_ids", positions, c.max_position_embeddings, "max_position_embeddings"
+                )
+        xp = self.xp
+        return tuple(xp.asarray(a) for a in (ids, mask, types, positions))  # type: ignore[return-value]
+
+    def _host_array(self, name: str, value: Any) -> numpy.ndarray:
+        try:
+            return numpy.asarray(shim.to_numpy(value) if not isinstance(value, (list, tuple)) else value)
+        except ValueError as error:
+            raise InputError(
+                f"{name}: not a rectangular array ({error}); pad the sequences to one length "
+                "(the tokenizer does with padding=True)"
+            ) from error
+
+    def _integer_array(self, name: str, value: Any) -> numpy.ndarray:
+        array = self._host_array(name, value)
+        if array.size == 0 and array.dtype == numpy.float64:
+            array = array.astype(numpy.int64)  # [] and [[]] parse as float
+        if array.dtype == numpy.bool_ or not numpy.issubdtype(array.dtype, numpy.integer):
+            raise InputError(f"{name} must hold integers, got dtype {array.dtype}")
+        return array.astype(numpy.int64)
+
+    @staticmethod
+    def _check_shape(name: str, array: numpy.ndarray, shape: tuple[int, ...]) -> None:
+        if array.shape != shape:
+            raise InputError(f"{name} has shape {list(array.shape)} but input_ids has shape {list(shape)}")
+
+    @staticmethod
+    def _check_range(name: str, array: numpy.ndarray, limit: int, limit_name: str) -> None:
+        bad = (array < 0) | (array >= limit)
+        if bad.any():
+            where = tuple(int(i) for i in numpy.argwhere(bad)[0])
+            raise InputError(
+                f"{name}[{', '.join(map(str, where))}] = {int(array[where])} is outside [0, {limit}) ({limit_name})"
+            )
+
+    def encode(
+        self,
+        input_ids: Any,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> tuple[Array, tuple[Array, ...] | None, tuple[Array, ...] | None]:
+        """Run the encoder: (last hidden state [B, L, H], hidden states or None, attentions or None)."""
+        ids, mask, types, positions = self.prepare_inputs(
+            input_ids, attention_mask, token_type_ids, position_ids
+        )
+        h, hidden, attentions = model.deberta(
+            ids,
+            mask,
+            types,
+            positions,
+            self.params[PREFIX[:-1]],
+            self.config,
+            output_hidden_states,
+            output_attentions,
+        )
+        return (
+            h,
+            tuple(hidden) if output_hidden_states else None,
+            tuple(attentions) if output_attentions else None,
+        )
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"{type(self).__name__}(layers={c.num_hidden_layers}, hidden={c.hidden_size}, heads={c.num_attention_heads}, "
+            f"head={self.head!r}, device={self.device!r}, dtype={self.dtype!r})"
+        )
+
+
+class DebertaModel(DebertaPreTrainedModel):
+    """The bare encoder: `last_hidden_state` [B, L, H]."""
+
+    head = "base"
+
+    def __call__(
+        self,
+        input_ids: Any,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> BaseModelOutput:
+        h, hidden, attentions = self.encode(
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
+        )
+        return BaseModelOutput(last_hidden_state=h, hidden_states=hidden, attentions=attentions)
+
+
+class DebertaForMaskedLM(DebertaPreTrainedModel):
+    """Masked-token prediction: `logits` [B, L, V], with the MLM head the checkpoint holds."""
+
+    head = "masked_lm"
+
+    def __call__(
+        self,
+        input_ids: Any,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> MaskedLMOutput:
+        h, hidden, attentions = self.encode(
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
+        )
+        word_embeddings = self.params["deberta"]["embeddings"]["word_embeddings"]["weight"]  # [V, E]
+        if self.head == "masked_lm":
+            logits = model.masked_lm_head(
+                h, self.params["lm_predictions"]["lm_head"], word_embeddings, self.config
+            )
+        else:
+            predictions = self.params["cls"]["predictions"]
+            decoder = predictions.get("decoder", {}).get(
+                "weight", word_embeddings
+            )  # untied only if config says so
+            logits = model.legacy_masked_lm_head(h, predictions, decoder, self.config)
+        return MaskedLMOutput(logits=logits, hidden_states=hidden, attentions=attentions)
+
+
+class DebertaForSequenceClassification(DebertaPreTrainedModel):
+    """Sequence classification or regression: `logits` [B, num_labels]."""
+
+    head = "sequence_classification"
+
+    def __call__(
+        self,
+        input_ids: Any,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> SequenceClassifierOutput:
+        h, hidden, attentions = self.encode(
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
+        )
+        logits = model.sequence_classification_head(h, self.params, self.config)
+        return SequenceClassifierOutput(logits=logits, hidden_states=hidden, attentions=attentions)
+
+
+class DebertaForTokenClassification(DebertaPreTrainedModel):
+    """Per-token classification (NER, ...): `logits` [B, L, num_labels]."""
+
+    head = "token_classification"
+
+    def __call__(
+        self,
+        input_ids: Any,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> TokenClassifierOutput:
+        h, hidden, attentions = self.encode(
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
+        )
+        logits = model.token_classification_head(h, self.params)
+        return TokenClassifierOutput(logits=logits, hidden_states=hidden, attentions=attentions)
+
+
+class DebertaForQuestionAnswering(DebertaPreTrainedModel):
+    """Extractive question answering: `start_logits`, `end_logits` [B, L]."""
+
+    head = "question_answering"
+
+    def __call__(
+        self,
+        input_ids: Any,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> QuestionAnsweringModelOutput:
+        h, hidden, attentions = self.encode(
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
+        )
+        start, end = model.question_answering_head(h, self.params)
+        return QuestionAnsweringModelOutput(
+            start_logits=start, end_logits=end, hidden_states=hidden, attentions=attentions
+        )
+
+
+MODEL_CLASSES = {
+    cls.head: cls
+    for cls in (
+        DebertaModel,
+        DebertaForMaskedLM,
+        DebertaForSequenceClassification,
+        DebertaForTokenClassification,
+        DebertaForQuestionAnswering,
+    )
+}
