@@ -1,0 +1,143 @@
+"""The model conformance cases: tiny seeded random checkpoints that together cover every flag of the v1 model.
+
+Pure data, no torch: `generate.py` turns each case into a checkpoint directory and goldens with transformers;
+`check.py` runs deberta_np on them. Every case has batch 3 with a full row, a right-padded row and a row whose
+first token is masked (as in transformers' integration test); lengths lie below or above max_relative_positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# A tiny v1 model; each case changes what it covers.
+TINY = {
+    "vocab_size": 96,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 40,
+    "max_position_embeddings": 64,
+    "relative_attention": True,
+    "pos_att_type": "c2p|p2c",
+    "max_relative_positions": -1,
+    "position_biased_input": False,
+    "type_vocab_size": 0,
+    "layer_norm_eps": 1e-7,
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    head: str  # a key of deberta_np.modeling.MODEL_CLASSES
+    config: dict[str, Any]
+    length: int
+    covers: str
+    file_format: str = "safetensors"  # "safetensors", "sharded-safetensors" or "bin"
+    stored_dtype: str = "float32"  # dtype of the tensors in the checkpoint file
+    position_ids: bool = False  # pass explicit position_ids (offset by 3)
+    hf_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+CASES = [
+    Case(
+        "base-c2p-p2c",
+        "base",
+        {},
+        length=11,
+        covers="the official v1 layout: relative c2p|p2c, no absolute positions, no token types, L < P",
+    ),
+    Case(
+        "c2p-clamped-abs-types-embproj",
+        "sequence_classification",
+        {
+            "pos_att_type": "c2p",
+            "max_relative_positions": 4,
+            "position_biased_input": True,
+            "type_vocab_size": 2,
+            "embedding_size": 24,
+            "num_labels": 3,
+        },
+        length=12,
+        covers="c2p only clamped (L=12 > P=4), absolute positions, token types, embed_proj (E=24), pooler+classifier",
+        file_format="bin",
+    ),
+    Case(
+        "p2c-clamped-talking-head",
+        "token_classification",
+        {
+            "pos_att_type": "p2c",
+            "max_relative_positions": 5,
+            "talking_head": True,
+            "hidden_act": "gelu_new",
+            "num_labels": 5,
+        },
+        length=13,
+        covers="p2c only clamped (L=13 > P=5), talking_head, gelu_new, token classifier",
+    ),
+    Case(
+        "no-relative-abs-positions",
+        "question_answering",
+        {
+            "relative_attention": False,
+            "pos_att_type": None,
+            "position_biased_input": True,
+            "hidden_act": "relu",
+        },
+        length=10,
+        covers="no relative attention (plain BERT-style attention), absolute positions, relu, QA head, .bin file",
+        file_format="bin",
+        position_ids=True,
+    ),
+    Case(
+        "mlm-legacy-embproj",
+        "masked_lm",
+        {"embedding_size": 24, "hidden_act": "tanh", "legacy": True, "max_relative_positions": 8},
+        length=9,
+        covers="legacy MLM head cls.predictions.* (tied decoder, E=24 != H), tanh, L=9 > P=8",
+    ),
+    Case(
+        "mlm-microsoft-layout",
+        "masked_lm",
+        {"legacy": False, "tie_word_embeddings": False, "hidden_act": "silu"},
+        length=10,
+        covers="Microsoft's MLM head lm_predictions.lm_head.* (legacy=False), silu, .bin like the official files",
+        file_format="bin",
+    ),
+    Case(
+        "pos-att-none-types-f16",
+        "base",
+        {"pos_att_type": "None", "type_vocab_size": 3, "position_biased_input": True, "hidden_act": "swish"},
+        length=8,
+        covers='pos_att_type "None" (no terms, scale factor 2 as in transformers), 3 token types, swish, F16 file',
+        stored_dtype="float16",
+        position_ids=True,
+    ),
+    Case(
+        "regression-bf16",
+        "sequence_classification",
+        {"num_labels": 1, "pooler_hidden_act": "tanh", "max_relative_positions": 6},
+        length=14,
+        covers="one-label regression head, tanh pooler, L=14 > P=6, BF16 file",
+        stored_dtype="bfloat16",
+    ),
+    Case(
+        "sharded-deep",
+        "masked_lm",
+        {"num_hidden_layers": 4, "legacy": False, "tie_word_embeddings": False, "max_relative_positions": 16},
+        length=20,
+        covers="sharded model.safetensors.index.json, 4 layers, L=20 > P=16, Microsoft MLM head",
+        file_format="sharded-safetensors",
+    ),
+    Case(
+        "gelu-both-long",
+        "token_classification",
+        {"num_attention_heads": 2, "intermediate_size": 64, "max_relative_positions": 3, "num_labels": 2},
+        length=16,
+        covers="2 heads of 16, L=16 much longer than P=3 (most pairs clamped), exact gelu",
+    ),
+]
+
+# Tolerances (max abs diff at valid positions)
+TOLERANCE = {"float32": 1e-5, "float64": 1e-10}

@@ -1,0 +1,89 @@
+"""Run deberta_np on every committed model golden and compare with transformers' stored outputs (no torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conformance.cases import TOLERANCE
+from deberta_np import xp as shim
+from deberta_np.modeling import MODEL_CLASSES
+from deberta_np.safetensors_io import read_safetensors
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "models"
+OUTPUT_FIELDS = ("last_hidden_state", "logits", "start_logits", "end_logits")
+
+
+def row(suite: str, case: str, what: str, value: float, limit: float) -> dict[str, Any]:
+    ok = bool(np.isfinite(value) and value <= limit)
+    return {
+        "suite": suite,
+        "case": case,
+        "what": what,
+        "value": f"{value:.2e}",
+        "limit": f"{limit:.0e}",
+        "ok": ok,
+    }
+
+
+def valid_diff(ours: np.ndarray, reference: np.ndarray, valid: np.ndarray | None) -> float:
+    """Max |ours - reference|; with `valid` [B, L], only over real tokens (query rows, for attentions)."""
+    if ours.shape != reference.shape:
+        return float("inf")
+    difference = np.abs(ours.astype(np.float64) - reference.astype(np.float64))
+    if valid is not None and difference.ndim == 4 and difference.shape[2] == valid.shape[1]:
+        difference = np.moveaxis(difference, 1, 2)[valid]  # attentions [B, n, L, L] -> valid query rows
+    elif valid is not None:
+        difference = difference[valid]  # [B, L, ...]
+    return float(difference.max()) if difference.size else 0.0
+
+
+def check_case(
+    directory: Path, device: str = "cpu", dtypes: tuple[str, ...] = ("float32", "float64")
+) -> list[dict[str, Any]]:
+    golden, metadata = read_safetensors(directory / "golden.safetensors")
+    inputs = {k.split(".", 1)[1]: v for k, v in golden.items() if k.startswith("inputs.")}
+    valid = inputs["attention_mask"].astype(bool)
+    head = metadata["head"]
+    rows = []
+    for dtype in dtypes:
+        model = MODEL_CLASSES[head].from_pretrained(directory, device=device, dtype=dtype)
+        out = model(**inputs, output_hidden_states=True, output_attentions=True)
+        hidden = [shim.to_numpy(a) for a in out.hidden_states]
+        attention = [shim.to_numpy(a) for a in out.attentions]
+        layers = max(valid_diff(a, golden[f"{dtype}.hidden_states.{i}"], valid) for i, a in enumerate(hidden))
+        attentions = max(
+            valid_diff(a, golden[f"{dtype}.attentions.{i}"], valid) for i, a in enumerate(attention)
+        )
+        label = f"{metadata['case']} [{head}]"
+        tolerance = TOLERANCE[dtype]
+        rows.append(row("model", label, f"{dtype} hidden states (all layers)", layers, tolerance))
+        rows.append(row("model", label, f"{dtype} attentions (all layers)", attentions, tolerance))
+        for field in OUTPUT_FIELDS:
+            if f"{dtype}.{field}" in golden:
+                per_token = head != "sequence_classification"  # pooled logits [B, T] are compared whole
+                ours = shim.to_numpy(getattr(out, field))
+                diff = valid_diff(ours, golden[f"{dtype}.{field}"], valid if per_token else None)
+                rows.append(row("model", label, f"{dtype} {field}", diff, tolerance))
+    return rows
+
+
+def run_checks(device: str = "cpu") -> list[dict[str, Any]]:
+    rows = []
+    for directory in sorted(p for p in GOLDEN.iterdir() if (p / "golden.safetensors").exists()):
+        try:
+            rows.extend(check_case(directory, device))
+        except Exception as error:  # a crash is a failure of that case, reported in the table
+            rows.append(
+                {
+                    "suite": "model",
+                    "case": directory.name,
+                    "what": "load and run",
+                    "value": f"{type(error).__name__}: {error}",
+                    "limit": "-",
+                    "ok": False,
+                }
+            )
+    return rows

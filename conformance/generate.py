@@ -1,0 +1,235 @@
+"""Write the conformance goldens with the reference implementation (needs the `oracle` extra).
+
+    pip install torch==2.13.0 && pip install ".[oracle]"
+    python -m conformance.generate            # models (and the other suites that have a generator)
+    python -m conformance.generate --only models
+
+For each case of `conformance/cases.py`: a transformers 4.57.6 model with seeded random weights (every parameter
+drawn, biases and LayerNorms included, so no term can hide behind a zero), saved in the case's file format, and a
+`golden.safetensors` with the inputs and transformers' outputs (every layer's hidden states, every attention
+map, the head's logits) in float32 and float64, with the versions used in its metadata.
+
+float64 goldens: transformers' DebertaLayerNorm computes in float32 (`hidden_states.float()`) even for float64
+input, and `scaled_size_sqrt` computes the attention scale in float32. For a float64 reference these two
+float32 round trips are replaced by the same formulas in float64 (see `float64_reference`); nothing else is
+touched, and the float32 goldens come from the unpatched code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conformance.cases import CASES, TINY, Case
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "models"
+PINNED_TRANSFORMERS = "4.57.6"
+SEED = 20261126
+
+
+def hf_classes() -> dict[str, Any]:
+    import transformers
+
+    return {
+        "base": transformers.DebertaModel,
+        "masked_lm": transformers.DebertaForMaskedLM,
+        "sequence_classification": transformers.DebertaForSequenceClassification,
+        "token_classification": transformers.DebertaForTokenClassification,
+        "question_answering": transformers.DebertaForQuestionAnswering,
+    }
+
+
+def random_model(config: dict[str, Any], head: str, seed: int) -> Any:
+    """A transformers model with every parameter drawn from a seeded normal distribution."""
+    import torch
+    import transformers
+
+    torch.set_num_threads(1)  # reproducible float32 reductions
+    torch.manual_seed(seed)
+    hf_config = transformers.DebertaConfig(**config)
+    model = hf_classes()[head](hf_config).eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in sorted(model.named_parameters()):
+            values = torch.randn(parameter.shape, generator=generator, dtype=torch.float64) * 0.2
+            if name.endswith("LayerNorm.weight"):
+                values = values + 1.0
+            parameter.copy_(values.to(parameter.dtype))
+    return model
+
+
+def make_inputs(case: Case, config: dict[str, Any], seed: int) -> dict[str, np.ndarray]:
+    """Batch 3: a full row, a right-padded row, a row whose first token is masked."""
+    rng = np.random.default_rng(seed)
+    batch, length = 3, case.length
+    vocab = config.get("vocab_size", 96)
+    input_ids = rng.integers(4, vocab, size=(batch, length), dtype=np.int64)
+    attention_mask = np.ones((batch, length), dtype=np.int64)
+    attention_mask[1, length - length // 3 :] = 0
+    input_ids[1, length - length // 3 :] = 0  # [PAD]
+    attention_mask[2, 0] = 0
+    input_ids[2, 0] = 0
+    token_type_ids = np.zeros((batch, length), dtype=np.int64)
+    token_type_ids[:, length // 2 :] = 1  # a pair; ignored by models without token types
+    if config.get("type_vocab_size", 0) > 2:
+        token_type_ids[0, -2:] = 2
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+    if case.position_ids:
+        inputs["position_ids"] = np.broadcast_to(
+            np.arange(3, 3 + length, dtype=np.int64), (batch, length)
+        ).copy()
+    return inputs
+
+
+@contextlib.contextmanager
+def float64_reference() -> Iterator[None]:
+    """Remove transformers' two float32 round trips for a float64 run (see the module docstring)."""
+    import torch
+    from transformers.models.deberta import modeling_deberta as md
+
+    def layer_norm_in_input_dtype(self: Any, hidden_states: Any) -> Any:
+        mean = hidden_states.mean(-1, keepdim=True)
+        variance = (hidden_states - mean).pow(2).mean(-1, keepdim=True)
+        hidden_states = (hidden_states - mean) / torch.sqrt(variance + self.variance_epsilon)
+        return self.weight * hidden_states + self.bias
+
+    def scale_in_float64(query_layer: Any, scale_factor: int) -> Any:
+        return torch.sqrt(torch.tensor(query_layer.size(-1), dtype=torch.float64) * scale_factor)
+
+    saved = md.DebertaLayerNorm.forward, md.scaled_size_sqrt
+    md.DebertaLayerNorm.forward, md.scaled_size_sqrt = layer_norm_in_input_dtype, scale_in_float64
+    try:
+        yield
+    finally:
+        md.DebertaLayerNorm.forward, md.scaled_size_sqrt = saved
+
+
+def reference_outputs(model: Any, inputs: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """Run transformers; return its outputs as float arrays named `<dtype>.<field>[.<index>]`."""
+    import torch
+
+    torch_dtype = getattr(torch, dtype)
+    model = model.to(torch_dtype)
+    context = float64_reference() if dtype == "float64" else contextlib.nullcontext()
+    with torch.inference_mode(), context:
+        out = model(
+            **{k: torch.from_numpy(v) for k, v in inputs.items()},
+            output_hidden_states=True,
+            output_attentions=True,
+        )
+    model.to(torch.float32)
+    result = {}
+    for field in ("last_hidden_state", "logits", "start_logits", "end_logits"):
+        if getattr(out, field, None) is not None:
+            result[f"{dtype}.{field}"] = out[field].numpy().copy()
+    for field in ("hidden_states", "attentions"):
+        for index, value in enumerate(out[field]):
+            result[f"{dtype}.{field}.{index}"] = value.numpy().copy()
+    return result
+
+
+def save_checkpoint(model: Any, directory: Path, case: Case) -> None:
+    """Save as transformers does, in the case's file format and stored dtype."""
+    import torch
+
+    stored = getattr(torch, case.stored_dtype)
+    model.to(stored)
+    if case.file_format == "bin":
+        model.save_pretrained(directory, safe_serialization=False)
+    elif case.file_format == "sharded-safetensors":
+        model.save_pretrained(directory, max_shard_size="60KB")
+    else:
+        model.save_pretrained(directory)
+    model.to(torch.float32)
+
+
+def generate_case(case: Case, seed: int) -> dict[str, Any]:
+    import safetensors.numpy
+    import torch
+    import transformers
+
+    config = {**TINY, **case.config}
+    model = random_model(config, case.head, seed)
+    if case.stored_dtype != "float32":
+        # The golden is computed from exactly the weights the file holds.
+        model.to(getattr(torch, case.stored_dtype)).to(torch.float32)
+    directory = GOLDEN / case.name
+    if directory.exists():
+        shutil.rmtree(directory)
+    save_checkpoint(model, directory, case)
+    inputs = make_inputs(case, config, seed + 1)
+    tensors = {f"inputs.{k}": v for k, v in inputs.items()}
+    for dtype in ("float32", "float64"):
+        tensors.update(reference_outputs(model, inputs, dtype))
+    metadata = {
+        "case": case.name,
+        "head": case.head,
+        "hf_class": type(model).__name__,
+        "covers": case.covers,
+        "file_format": case.file_format,
+        "stored_dtype": case.stored_dtype,
+        "seed": str(seed),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "numpy": np.__version__,
+        "masking": "transformers >= 4.47: padded query rows attend uniformly",
+        "float64": "DebertaLayerNorm and scaled_size_sqrt evaluated in float64 (see conformance/generate.py)",
+        "generator": "python -m conformance.generate",
+    }
+    safetensors.numpy.save_file(tensors, directory / "golden.safetensors", metadata=metadata)
+    return metadata
+
+
+def generate_models(only: list[str] | None = None) -> None:
+    import transformers
+
+    if transformers.__version__ != PINNED_TRANSFORMERS:
+        raise SystemExit(
+            f"the goldens are pinned to transformers {PINNED_TRANSFORMERS}, found {transformers.__version__}"
+        )
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for index, case in enumerate(CASES):
+        if only and case.name not in only:
+            continue
+        metadata = generate_case(case, SEED + 100 * index)
+        size = sum(f.stat().st_size for f in (GOLDEN / case.name).iterdir())
+        print(
+            f"{case.name:32s} {case.head:24s} {case.file_format:20s} {size / 1024:7.1f} KiB  {metadata['covers']}"
+        )
+    (GOLDEN / "README.md").write_text(
+        "Generated by `python -m conformance.generate`: do not edit by hand. One folder per case of "
+        "`conformance/cases.py`: the checkpoint as transformers saved it and `golden.safetensors` (inputs and "
+        "transformers' outputs, versions in its metadata).\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance.generate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--only", choices=["models", "tokenizer", "pipelines"], action="append")
+    parser.add_argument("--case", action="append", help="regenerate only these model cases")
+    args = parser.parse_args(argv)
+    suites = args.only or ["models", "tokenizer", "pipelines"]
+    if "models" in suites:
+        generate_models(args.case)
+    for suite in ("tokenizer", "pipelines"):
+        if suite in suites:
+            try:
+                module = __import__(f"conformance.generate_{suite}", fromlist=["main"])
+            except ModuleNotFoundError:
+                print(f"(no generator for {suite} yet)", file=sys.stderr)
+                continue
+            module.main([])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
