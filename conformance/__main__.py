@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.live:
         from conformance.live import run_checks as live_checks
 
-        rows = live_checks(examples=args.examples, base_shaped=not args.no_base, device=args.device)
+        rows = live_checks(examples=args.examples, base_shaped_model=not args.no_base, device=args.device)
     else:
         for name in committed_suites():
             try:

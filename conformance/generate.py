@@ -46,8 +46,8 @@ def hf_classes() -> dict[str, Any]:
     }
 
 
-def random_model(config: dict[str, Any], head: str, seed: int) -> Any:
-    """A transformers model with every parameter drawn from a seeded normal distribution."""
+def random_model(config: dict[str, Any], head: str, seed: int, scale: float = 0.2) -> Any:
+    """A transformers model with every parameter drawn from a seeded normal distribution N(0, scale)."""
     import torch
     import transformers
 
@@ -58,7 +58,7 @@ def random_model(config: dict[str, Any], head: str, seed: int) -> Any:
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in sorted(model.named_parameters()):
-            values = torch.randn(parameter.shape, generator=generator, dtype=torch.float64) * 0.2
+            values = torch.randn(parameter.shape, generator=generator, dtype=torch.float64) * scale
             if name.endswith("LayerNorm.weight"):
                 values = values + 1.0
             parameter.copy_(values.to(parameter.dtype))
@@ -77,7 +77,8 @@ def make_inputs(case: Case, config: dict[str, Any], seed: int) -> dict[str, np.n
     attention_mask[2, 0] = 0
     input_ids[2, 0] = 0
     token_type_ids = np.zeros((batch, length), dtype=np.int64)
-    token_type_ids[:, length // 2 :] = 1  # a pair; ignored by models without token types
+    if config.get("type_vocab_size", 0) != 1:
+        token_type_ids[:, length // 2 :] = 1  # a pair; ignored by models without token types
     if config.get("type_vocab_size", 0) > 2:
         token_type_ids[0, -2:] = 2
     inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}

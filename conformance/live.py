@@ -1,0 +1,186 @@
+"""`python -m conformance --live`: deberta_np and transformers side by side, on models drawn now.
+
+1. Random configs and inputs drawn by hypothesis (every flag of the v1 model, every head, both MLM layouts,
+   both file formats, padding, lengths on both sides of max_relative_positions), float32 and float64.
+2. A deberta-base-shaped model (vocab 50265, hidden 768, 12 layers, 12 heads, c2p|p2c) with random weights,
+   every head, float32.
+Needs the oracle extra (torch, transformers 4.57.6). Nothing is downloaded or committed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conformance.cases import TOLERANCE, Case
+from conformance.check import row, valid_diff
+from conformance.generate import make_inputs, random_model, reference_outputs, save_checkpoint
+from deberta_np import xp as shim
+from deberta_np.config import ACTIVATION_NAMES
+from deberta_np.modeling import MODEL_CLASSES
+
+HEADS = (
+    "base",
+    "masked_lm",
+    "masked_lm_legacy",
+    "sequence_classification",
+    "token_classification",
+    "question_answering",
+)
+
+
+def draw_case(data: Any) -> tuple[Case, str]:
+    """A random tiny config, head, file format and input length (hypothesis `data` object)."""
+    from hypothesis import strategies as st
+
+    heads = data.draw(st.sampled_from([1, 2, 4]), label="heads")
+    head_dim = data.draw(st.sampled_from([2, 4, 8]), label="head_dim")
+    hidden = heads * head_dim
+    relative = data.draw(st.booleans(), label="relative_attention")
+    absolute = data.draw(st.booleans(), label="position_biased_input") or not relative
+    head = data.draw(st.sampled_from(HEADS), label="head")
+    config = {
+        "vocab_size": data.draw(st.integers(8, 120), label="vocab"),
+        "hidden_size": hidden,
+        "num_hidden_layers": data.draw(st.integers(1, 3), label="layers"),
+        "num_attention_heads": heads,
+        "intermediate_size": data.draw(st.integers(4, 48), label="intermediate"),
+        "max_position_embeddings": 48,
+        "relative_attention": relative,
+        "pos_att_type": data.draw(
+            st.sampled_from(["c2p|p2c", "c2p", "p2c", "p2c|c2p", "None", None]), label="pos"
+        ),
+        "max_relative_positions": data.draw(st.sampled_from([-1, 1, 2, 3, 5, 8, 13]), label="max_rel"),
+        "position_biased_input": absolute,
+        "type_vocab_size": data.draw(st.integers(0, 3), label="type_vocab_size"),
+        "talking_head": data.draw(st.booleans(), label="talking_head"),
+        "hidden_act": data.draw(st.sampled_from(ACTIVATION_NAMES), label="hidden_act"),
+        "pooler_hidden_act": data.draw(st.sampled_from(ACTIVATION_NAMES), label="pooler_act"),
+        "layer_norm_eps": data.draw(st.sampled_from([1e-7, 1e-5, 1e-12]), label="eps"),
+        "num_labels": data.draw(st.integers(1, 4), label="num_labels") if head != "question_answering" else 2,
+    }
+    if head != "masked_lm" and data.draw(st.booleans(), label="embed_proj"):
+        config["embedding_size"] = data.draw(st.sampled_from([4, 6, 12]), label="embedding_size")
+    if head == "masked_lm":
+        config.update(legacy=False, tie_word_embeddings=False)  # spec §3.1: 4.57.6 breaks the tied variant
+    hf_head = "masked_lm" if head.startswith("masked_lm") else head
+    case = Case(
+        name="live",
+        head=hf_head,
+        config=config,
+        length=data.draw(st.integers(3, 24), label="length"),
+        covers="",
+        file_format=data.draw(st.sampled_from(["safetensors", "bin", "sharded-safetensors"]), label="format"),
+        position_ids=absolute and data.draw(st.booleans(), label="position_ids"),
+    )
+    return case, head
+
+
+def compare(
+    directory: Path, case: Case, reference: dict[str, np.ndarray], inputs: dict[str, np.ndarray], dtype: str
+) -> float:
+    """Max diff at valid positions between deberta_np and `reference` over every output."""
+    model = MODEL_CLASSES[case.head].from_pretrained(directory, dtype=dtype)
+    out = model(**inputs, output_hidden_states=True, output_attentions=True)
+    valid = inputs["attention_mask"].astype(bool)
+    worst = 0.0
+    for field in ("hidden_states", "attentions"):
+        for index, value in enumerate(getattr(out, field)):
+            worst = max(worst, valid_diff(shim.to_numpy(value), reference[f"{dtype}.{field}.{index}"], valid))
+    for field in ("last_hidden_state", "logits", "start_logits", "end_logits"):
+        if f"{dtype}.{field}" in reference:
+            per_token = case.head != "sequence_classification"
+            ours = shim.to_numpy(getattr(out, field))
+            worst = max(worst, valid_diff(ours, reference[f"{dtype}.{field}"], valid if per_token else None))
+    return worst
+
+
+def random_configs(examples: int) -> list[dict[str, Any]]:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    worst: dict[tuple[str, str], list[float]] = {}
+
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def one(data: Any) -> None:
+        case, head = draw_case(data)
+        seed = data.draw(st.integers(0, 2**31 - 1), label="seed")
+        model = random_model(case.config, case.head, seed)
+        inputs = make_inputs(case, case.config, seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            save_checkpoint(model, Path(tmp), case)
+            for dtype in ("float32", "float64"):
+                reference = reference_outputs(model, inputs, dtype)
+                diff = compare(Path(tmp), case, reference, inputs, dtype)
+                worst.setdefault((head, dtype), []).append(diff)
+                assert diff <= TOLERANCE[dtype], f"{head} {dtype}: max diff {diff:.3e} > {TOLERANCE[dtype]}"
+
+    one()
+    return [
+        row(
+            "live",
+            f"random configs [{head}] x{len(diffs)}",
+            f"{dtype} all outputs",
+            max(diffs),
+            TOLERANCE[dtype],
+        )
+        for (head, dtype), diffs in sorted(worst.items())
+    ]
+
+
+BASE_SHAPED = {
+    "vocab_size": 50265,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+    "relative_attention": True,
+    "pos_att_type": "c2p|p2c",
+    "max_relative_positions": -1,
+    "position_biased_input": False,
+    "type_vocab_size": 0,
+    "layer_norm_eps": 1e-7,
+}
+
+
+def base_shaped() -> list[dict[str, Any]]:
+    """deberta-base's shapes with random weights (std 0.02 as transformers initialises), every head, float32."""
+    import torch
+
+    rows = []
+    config = dict(BASE_SHAPED)
+    for head in HEADS:
+        hf_head = "masked_lm" if head.startswith("masked_lm") else head
+        extra = {"legacy": head == "masked_lm_legacy", "tie_word_embeddings": head != "masked_lm"}
+        case = Case("base-shaped", hf_head, {**config, **extra}, length=64, covers="")
+        torch.manual_seed(0)
+        model = random_model(case.config, hf_head, seed=7, scale=0.02)
+        inputs = make_inputs(case, case.config, seed=8)
+        with tempfile.TemporaryDirectory() as tmp:
+            save_checkpoint(model, Path(tmp), case)
+            reference = reference_outputs(model, inputs, "float32")
+            diff = compare(Path(tmp), case, reference, inputs, "float32")
+        rows.append(
+            row(
+                "live",
+                f"deberta-base-shaped [{head}]",
+                "float32 all outputs, 3x64",
+                diff,
+                TOLERANCE["float32"],
+            )
+        )
+    return rows
+
+
+def run_checks(
+    examples: int = 25, base_shaped_model: bool = True, device: str = "cpu"
+) -> list[dict[str, Any]]:
+    rows = random_configs(examples)
+    if base_shaped_model:
+        rows += base_shaped()
+    return rows
