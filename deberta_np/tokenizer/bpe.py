@@ -1,0 +1,235 @@
+"""Byte-level BPE, as in GPT-2, RoBERTa and DeBERTa v1.
+
+Text becomes ids in three steps:
+
+1. *pre-tokenize*: GPT-2's regular expression cuts the text into pieces (a word with its leading space, a run of
+   digits, of punctuation, of whitespace); pieces never merge with each other;
+2. *byte-level*: each piece is encoded as UTF-8 and every byte is replaced by a printable stand-in character
+   (`bytes_to_unicode`), so the vocabulary never needs an "unknown" entry;
+3. *BPE*: the piece's characters are merged pairwise, always the pair ranked first in `merges.txt`, until no ranked
+   pair is left; each resulting symbol is a vocabulary entry.
+
+Pieces repeat a lot in real text, so the result of steps 2-3 is cached per piece, with offsets relative to the piece.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Iterable
+from functools import lru_cache
+
+import regex
+
+from deberta_np.tokenizer import _unicode_tables
+
+# GPT-2's pattern (`encoder.py` in openai/gpt-2), used unchanged by transformers' slow tokenizer and, compiled by
+# Oniguruma, by the Rust `tokenizers` ByteLevel pre-tokenizer.
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+# How many distinct pieces the per-piece cache keeps before it starts afresh (memory stays bounded: ~15 MB).
+DEFAULT_CACHE_SIZE = 65536
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table.
+
+    Printable Latin-1 bytes stand for themselves; the 68 others (controls, space, NBSP, soft hyphen) get the
+    characters 256, 257, ... in increasing byte order, so that space (0x20) is 'Ġ' and newline is 'Ċ'.
+    """
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    table = {b: chr(b) for b in printable}
+    n = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + n)
+            n += 1
+    return dict(sorted(table.items()))
+
+
+BYTE_TO_UNICODE: dict[int, str] = bytes_to_unicode()
+UNICODE_TO_BYTE: dict[str, int] = {c: b for b, c in BYTE_TO_UNICODE.items()}
+
+# Decoding UTF-8 bytes as Latin-1 gives one character per byte, with the byte's value as its code point: a single
+# `str.translate` then performs step 2 for a whole piece at C speed.
+_LATIN1_TO_STANDIN = {b: c for b, c in BYTE_TO_UNICODE.items()}
+_STANDIN_TO_LATIN1 = {ord(c): chr(b) for b, c in BYTE_TO_UNICODE.items()}
+
+
+def to_byte_level(text: str) -> str:
+    """The byte-level form of `text` (one stand-in character per UTF-8 byte). Raises UnicodeEncodeError on lone
+    surrogates, which have no UTF-8 form."""
+    return text.encode("utf-8").decode("latin-1").translate(_LATIN1_TO_STANDIN)
+
+
+def from_byte_level(tokens: Iterable[str]) -> bytes:
+    """The bytes behind byte-level token strings. A token with a character outside the table (an added token such as
+    '[MASK]' is inside it; a hand-made one may not be) contributes its own UTF-8, as the Rust ByteLevel decoder does."""
+    out = []
+    for token in tokens:
+        latin1 = token.translate(_STANDIN_TO_LATIN1)
+        try:
+            out.append(latin1.encode("latin-1"))
+        except UnicodeEncodeError:
+            out.append(token.encode("utf-8", "surrogatepass"))
+    return b"".join(out)
+
+
+# --- Unicode classes ---------------------------------------------------------------------------------------------
+# The `regex` module knows a newer Unicode than the reference's Oniguruma (see _unicode_tables). Matching with the
+# pinned ranges is exact but 10-20x slower in `regex`, so the fast path uses `\p{L}`/`\p{N}` and checks each *new*
+# non-ASCII piece: if one of its characters is classified differently, the text is split again with the pinned
+# pattern. Real text almost never contains such characters (they were assigned after Unicode 15.1).
+
+
+def _parse_ranges(spec: str) -> list[tuple[int, int]]:
+    ranges = []
+    for item in spec.split():
+        lo, _, hi = item.partition("-")
+        ranges.append((int(lo, 16), int(hi or lo, 16)))
+    return ranges
+
+
+_WHITE_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+_WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000"
+
+
+class _PinnedClasses:
+    """Letter/number/space/other class of a character per the pinned (reference) tables."""
+
+    def __init__(self) -> None:
+        spans = [(lo, hi, "L") for lo, hi in _parse_ranges(_unicode_tables.LETTER_RANGES)]
+        spans += [(lo, hi, "N") for lo, hi in _parse_ranges(_unicode_tables.NUMBER_RANGES)]
+        spans += [(ord(c), ord(c), "S") for c in _WHITE_SPACE]
+        spans.sort()
+        self.starts = [s[0] for s in spans]
+        self.spans = spans
+
+    def kind(self, ch: str) -> str:
+        cp = ord(ch)
+        i = bisect.bisect_right(self.starts, cp) - 1
+        if i >= 0 and cp <= self.spans[i][1]:
+            return self.spans[i][2]
+        return "O"
+
+    def pattern(self) -> str:
+        def cls(kind: str) -> str:
+            return "".join(
+                f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}"
+                for lo, hi, k in self.spans
+                if k == kind
+            )
+
+        letters, numbers = cls("L"), cls("N")
+        return rf"""'s|'t|'re|'ve|'m|'ll|'d| ?[{letters}]+| ?[{numbers}]+| ?[^\s{letters}{numbers}]+|\s+(?!\S)|\s+"""
+
+
+_STD_CLASS = regex.compile(r"(\p{L})|(\p{N})|(\s)")
+
+
+@lru_cache(maxsize=1)
+def _pinned() -> _PinnedClasses:
+    return _PinnedClasses()
+
+
+@lru_cache(maxsize=1)
+def pinned_pattern() -> regex.Pattern:
+    """GPT-2's pattern with the reference's letter/number classes spelled out (slow; used only when needed)."""
+    return regex.compile(_pinned().pattern())
+
+
+@lru_cache(maxsize=8192)
+def classes_agree(ch: str) -> bool:
+    """Whether `regex` puts `ch` in the same class (letter, number, space, other) as the reference."""
+    m = _STD_CLASS.match(ch)
+    std = "O" if m is None else "LNS"[m.lastindex - 1]
+    return std == _pinned().kind(ch)
+
+
+class NeedsPinnedSplit(Exception):
+    """Internal signal: the text holds a character on which `regex` and the reference disagree."""
+
+
+# --- BPE model ---------------------------------------------------------------------------------------------------
+
+
+class ByteLevelBPE:
+    """A byte-level BPE model: vocabulary (token -> id), merge ranks, and a bounded per-piece cache."""
+
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        merges: list[tuple[str, str]],
+        unk_id: int | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        self.vocab = vocab
+        self.ranks: dict[tuple[str, str], int] = {pair: rank for rank, pair in enumerate(merges)}
+        self.unk_id = unk_id
+        self.cache_size = cache_size
+        # piece -> (ids, spans): token ids and, for each token, its (start, end) character span inside the piece.
+        self.cache: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = {}
+
+    def merge(self, word: str) -> list[str]:
+        """BPE on one byte-level word: repeatedly merge every occurrence (left to right) of the best-ranked pair."""
+        symbols = list(word)
+        ranks = self.ranks
+        while len(symbols) > 1:
+            best_rank, best = None, None
+            for pair in itertools.pairwise(symbols):
+                rank = ranks.get(pair)
+                if rank is not None and (best_rank is None or rank < best_rank):
+                    best_rank, best = rank, pair
+            if best is None:
+                break
+            first, second = best
+            merged, i, n = [], 0, len(symbols)
+            while i < n:
+                if i < n - 1 and symbols[i] == first and symbols[i + 1] == second:
+                    merged.append(first + second)
+                    i += 2
+                else:
+                    merged.append(symbols[i])
+                    i += 1
+            symbols = merged
+        return symbols
+
+    def encode_piece(self, piece: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+        """Ids and piece-relative character spans of one pre-token (cached).
+
+        A token made of some of the bytes of a multi-byte character spans that whole character, so two tokens can
+        share a character (as in the reference's offsets)."""
+        entry = self.cache.get(piece)
+        if entry is not None:
+            return entry
+        if not piece.isascii() and not all(map(classes_agree, piece)):
+            raise NeedsPinnedSplit
+        entry = self._encode_uncached(piece)
+        if len(self.cache) >= self.cache_size:
+            self.cache.clear()  # simplest bound; frequent pieces come back within a few lines
+        self.cache[piece] = entry
+        return entry
+
+    def _encode_uncached(self, piece: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+        tokens = self.merge(to_byte_level(piece))
+        # char_of_byte[i]: index (in the piece) of the character that holds the piece's i-th UTF-8 byte.
+        if piece.isascii():
+            char_of_byte = range(len(piece))
+        else:
+            char_of_byte = [i for i, ch in enumerate(piece) for _ in range(len(ch.encode("utf-8")))]
+        vocab, unk = self.vocab, self.unk_id
+        ids, spans, byte_pos = [], [], 0
+        for token in tokens:
+            end = byte_pos + len(token)
+            token_id = vocab.get(token, unk)
+            # A symbol missing from the vocabulary (only with toy vocabularies) becomes the unknown token, as in
+            # the slow tokenizer and GPT-2; without an unknown token it is dropped, as in the fast one.
+            if token_id is not None:
+                ids.append(token_id)
+                spans.append((char_of_byte[byte_pos], char_of_byte[end - 1] + 1))
+            byte_pos = end
+        return tuple(ids), tuple(spans)

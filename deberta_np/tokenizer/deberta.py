@@ -1,0 +1,974 @@
+"""`DebertaTokenizer`: DeBERTa v1's byte-level BPE tokenizer with the transformers 4.x API.
+
+Behaviour follows transformers 4.57's `DebertaTokenizerFast` (ids, tokens, offsets, word ids, truncation windows,
+padding), whose ids agree with the slow `DebertaTokenizer` and Microsoft's code on real text. Where the two
+transformers tokenizers disagree we follow the fast one, except where it loses text or breaks a round trip:
+
+* characters assigned after Unicode 15.1: classified as the fast tokenizer does (pinned tables), so results do not
+  depend on the installed `regex` (the slow tokenizer's do);
+* whitespace absorbed by `[MASK]` (lstrip): Unicode White_Space, as fast; slow also strips U+001C..U+001F and drops
+  them from the text;
+* `add_prefix_space`: a space is added to every text segment between added tokens that does not begin with U+0020,
+  as fast does; slow adds it once per text unless the text begins with any whitespace;
+* a byte-level symbol missing from the vocabulary (toy vocabularies only): `[UNK]`, as slow, GPT-2 and Microsoft do;
+  the fast tokenizer silently drops it;
+* `tokenize()` returns vocabulary strings (`'[MASK]'`), as slow does, so that `convert_tokens_to_ids(tokenize(t))`
+  works; `BatchEncoding.tokens()` shows the matched text (`' [MASK]'`), as fast does;
+* invalid input that makes the fast tokenizer panic or silently skip truncation (stride too large, max_length below
+  the special tokens) raises ValueError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import regex
+
+from deberta_np.tokenizer.bpe import (
+    GPT2_PATTERN,
+    ByteLevelBPE,
+    NeedsPinnedSplit,
+    classes_agree,
+    from_byte_level,
+    pinned_pattern,
+)
+from deberta_np.tokenizer.encoding import (
+    PADDING_STRATEGIES,
+    TRUNCATION_STRATEGIES,
+    BatchEncoding,
+    Encoding,
+    Template,
+    pad_batch,
+    to_numpy,
+    truncate_pair,
+)
+
+# transformers' "no limit" model_max_length (int(1e30)), and the threshold above which it means "unset".
+VERY_LARGE_INTEGER = int(1e30)
+LARGE_INTEGER = int(1e20)
+
+# tokenizer_config.json keys that become constructor options.
+CONFIG_OPTIONS = (
+    "add_prefix_space",
+    "model_max_length",
+    "padding_side",
+    "truncation_side",
+    "clean_up_tokenization_spaces",
+)
+SPECIAL_TOKEN_ATTRIBUTES = (
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "sep_token",
+    "pad_token",
+    "cls_token",
+    "mask_token",
+)
+DEFAULT_SPECIAL_TOKENS = {
+    "bos_token": "[CLS]",
+    "eos_token": "[SEP]",
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
+# Unicode White_Space: what Rust's char::is_whitespace (used for lstrip/rstrip by the reference) accepts.
+WHITE_SPACE = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+@dataclass(frozen=True)
+class AddedToken:
+    """A token matched in the raw text before BPE. `lstrip`/`rstrip`: also swallow the whitespace on that side."""
+
+    content: str
+    lstrip: bool = False
+    rstrip: bool = False
+    single_word: bool = False
+    normalized: bool = False
+    special: bool = True
+
+
+class DebertaTokenizer:
+    """Byte-level BPE tokenizer for DeBERTa v1 (`microsoft/deberta-base`, `-large`, ...).
+
+    >>> tok = DebertaTokenizer.from_pretrained("path/to/deberta-base")   # vocab.json + merges.txt
+    >>> tok("Hello world")["input_ids"]
+    [1, 31414, 232, 2]
+    """
+
+    model_input_names: ClassVar[tuple[str, ...]] = ("input_ids", "token_type_ids", "attention_mask")
+    vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
+
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        merges: list[tuple[str, str]],
+        *,
+        added_tokens: Iterable[tuple[int, AddedToken]] = (),
+        special_tokens: dict[str, str] | None = None,
+        add_prefix_space: bool = False,
+        model_max_length: int = VERY_LARGE_INTEGER,
+        padding_side: str = "right",
+        truncation_side: str = "right",
+        clean_up_tokenization_spaces: bool = False,
+        template: Template | None = None,
+        cache_size: int | None = None,
+    ) -> None:
+        for name, value in (("padding_side", padding_side), ("truncation_side", truncation_side)):
+            if value not in ("right", "left"):
+                raise ValueError(f"{name} must be 'right' or 'left', got {value!r}")
+        self.add_prefix_space = bool(add_prefix_space)
+        self.model_max_length = int(model_max_length)
+        self.padding_side = padding_side
+        self.truncation_side = truncation_side
+        self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
+        self.special_tokens = {**DEFAULT_SPECIAL_TOKENS, **(special_tokens or {})}
+
+        self._base_vocab = dict(vocab)
+        self._merges = list(merges)
+        self._vocab = dict(vocab)
+        # Added tokens: given ones first, then each special token, with the mask token absorbing the space on its
+        # left (HF: AddedToken("[MASK]", lstrip=True)); a token not in the vocabulary gets the next free id.
+        self._added: dict[int, AddedToken] = {}
+        for token_id, token in added_tokens:
+            self._add_token(token, token_id)
+        for attr in SPECIAL_TOKEN_ATTRIBUTES:
+            content = self.special_tokens[attr]
+            if content is not None and content not in {t.content for t in self._added.values()}:
+                self._add_token(AddedToken(content, lstrip=attr == "mask_token", special=True))
+        self._id_to_token: list[str | None] = [None] * (max(self._vocab.values(), default=-1) + 1)
+        for token, token_id in self._vocab.items():
+            self._id_to_token[token_id] = token
+
+        unk = self.special_tokens["unk_token"]
+        kwargs = {} if cache_size is None else {"cache_size": cache_size}
+        self.bpe = ByteLevelBPE(self._base_vocab, self._merges, unk_id=self._vocab.get(unk), **kwargs)
+        self._pattern = regex.compile(GPT2_PATTERN)
+        self._build_added_matchers()
+        self.template = template or Template(
+            single=((self.cls_token_id, self.cls_token, 0), ("A", 0), (self.sep_token_id, self.sep_token, 0)),
+            pair=(
+                (self.cls_token_id, self.cls_token, 0),
+                ("A", 0),
+                (self.sep_token_id, self.sep_token, 0),
+                ("B", 1),
+                (self.sep_token_id, self.sep_token, 1),
+            ),
+        )
+
+    # --- construction -------------------------------------------------------------------------------------------
+
+    def _add_token(self, token: AddedToken, token_id: int | None = None) -> None:
+        if token_id is None:
+            token_id = self._vocab.get(token.content)
+        if token_id is None:
+            token_id = max(self._vocab.values(), default=-1) + 1
+        self._vocab[token.content] = token_id
+        self._added[token_id] = token
+
+    def _build_added_matchers(self) -> None:
+        # Like the reference, tokens that are not "normalized" are matched first, then the others in what remains.
+        # Longest first, so that the regex alternation picks the longest token at the leftmost position.
+        self._matchers = []
+        for normalized in (False, True):
+            tokens = sorted(
+                (t for t in self._added.values() if t.normalized == normalized), key=lambda t: -len(t.content)
+            )
+            if tokens:
+                pattern = regex.compile("|".join(regex.escape(t.content) for t in tokens))
+                by_content = {t.content: (self._vocab[t.content], t) for t in tokens}
+                self._matchers.append((pattern, by_content))
+        self._added_first_chars = {t.content[0] for t in self._added.values() if t.content}
+        self._special_ids = frozenset(i for i, t in self._added.items() if t.special)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, **overrides: Any) -> DebertaTokenizer:
+        """Load from a directory with `vocab.json` + `merges.txt` (and optionally `tokenizer_config.json`,
+        `special_tokens_map.json`, `added_tokens.json`), or with only an HF `tokenizer.json`.
+        Keyword arguments override the files (`add_prefix_space=True`, `model_max_length=512`, ...)."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FileNotFoundError(f"{directory}: not a directory")
+        config = (
+            _read_json(directory / "tokenizer_config.json")
+            if (directory / "tokenizer_config.json").exists()
+            else {}
+        )
+        special_map = (
+            _read_json(directory / "special_tokens_map.json")
+            if (directory / "special_tokens_map.json").exists()
+            else {}
+        )
+        added: list[tuple[int, AddedToken]] = []
+        template = None
+        if (directory / "vocab.json").exists() and (directory / "merges.txt").exists():
+            vocab = read_vocab(directory / "vocab.json")
+            merges = read_merges(directory / "merges.txt")
+        elif (directory / "tokenizer.json").exists():
+            vocab, merges, added, template, pre_tokenizer_prefix = _read_tokenizer_json(
+                directory / "tokenizer.json"
+            )
+            config.setdefault("add_prefix_space", pre_tokenizer_prefix)
+        else:
+            raise FileNotFoundError(f"{directory}: needs vocab.json and merges.txt, or tokenizer.json")
+        if (directory / "added_tokens.json").exists():
+            path = directory / "added_tokens.json"
+            table = _read_json(path)
+            if not isinstance(table, dict) or not all(isinstance(v, int) for v in table.values()):
+                raise ValueError(f"{path}: expected an object mapping token strings to integer ids")
+            added += [(i, AddedToken(t, special=False, normalized=True)) for t, i in table.items()]
+        for token_id, entry in (config.get("added_tokens_decoder") or {}).items():
+            added.append((int(token_id), _added_token(entry, f"{directory / 'tokenizer_config.json'}")))
+        specials = {}
+        for source in (config, special_map):
+            for attr in SPECIAL_TOKEN_ATTRIBUTES:
+                if source.get(attr) is not None:
+                    value = source[attr]
+                    specials[attr] = value["content"] if isinstance(value, dict) else value
+        for attr in SPECIAL_TOKEN_ATTRIBUTES:
+            if attr in overrides:
+                specials[attr] = overrides.pop(attr)
+        options = {key: config[key] for key in CONFIG_OPTIONS if config.get(key) is not None}
+        options.update(overrides)
+        return cls(vocab, merges, added_tokens=added, special_tokens=specials, template=template, **options)
+
+    @classmethod
+    def from_gpt2_files(
+        cls,
+        encoder_json: str | os.PathLike,
+        vocab_bpe: str | os.PathLike,
+        dict_txt: str | os.PathLike,
+        **kwargs: Any,
+    ) -> DebertaTokenizer:
+        """Build the DeBERTa vocabulary as Microsoft's `GPT2Tokenizer` does: `[PAD]`, `[CLS]`, `[SEP]`, `[UNK]`
+        (ids 0-3), then the fairseq `dict.txt` entries in file order (each a GPT-2 id, mapped to its BPE string
+        through `encoder.json`, or a literal symbol such as `madeupword0000`), then `[MASK]`."""
+        encoder = _read_json(Path(encoder_json))
+        if not isinstance(encoder, dict):
+            raise ValueError(f"{encoder_json}: expected an object mapping BPE strings to GPT-2 ids")
+        gpt2_token = {str(i): t for t, i in encoder.items()}
+        vocab = {"[PAD]": 0, "[CLS]": 1, "[SEP]": 2, "[UNK]": 3}
+        path = Path(dict_txt)
+        with open(path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                parts = line.rstrip("\n").split(" ")
+                if len(parts) < 2 or not parts[1].lstrip("-").isdigit():
+                    raise ValueError(f"{path}:{line_no}: expected '<symbol> <count>', got {line.rstrip()!r}")
+                token = gpt2_token.get(parts[0], parts[0])
+                if token in vocab:
+                    raise ValueError(f"{path}:{line_no}: duplicate symbol {parts[0]!r}")
+                vocab[token] = len(vocab)
+        vocab["[MASK]"] = len(vocab)
+        return cls(vocab, read_merges(Path(vocab_bpe)), **kwargs)
+
+    # --- vocabulary ---------------------------------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        """Size of the base vocabulary (vocab.json), as transformers reports it."""
+        return len(self._base_vocab)
+
+    def __len__(self) -> int:
+        return len(self._vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self._vocab)
+
+    def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | list[int]:
+        """Vocabulary ids; unknown strings give the unknown token's id."""
+        if isinstance(tokens, str):
+            return self._vocab.get(tokens, self.unk_token_id)
+        return [self._vocab.get(t, self.unk_token_id) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids: int | Iterable[int], skip_special_tokens: bool = False) -> Any:
+        """Token strings (None for an id with no token, as in transformers)."""
+        if _is_int(ids):
+            return self._token_of(int(ids))
+        ids = [int(i) for i in ids]
+        return [self._token_of(i) for i in ids if not (skip_special_tokens and i in self._special_ids)]
+
+    def _token_of(self, token_id: int) -> str | None:
+        return self._id_to_token[token_id] if 0 <= token_id < len(self._id_to_token) else None
+
+    def convert_tokens_to_string(self, tokens: Iterable[str]) -> str:
+        return from_byte_level(tokens).decode("utf-8", errors="replace")
+
+    # --- special tokens -----------------------------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        # cls_token, sep_token, ... and their *_id twins, read from self.special_tokens.
+        specials = self.__dict__.get("special_tokens")
+        if specials is not None:
+            if name in specials:
+                return specials[name]
+            if name.endswith("_id") and name[:-3] in specials:
+                token = specials[name[:-3]]
+                return None if token is None else self.__dict__["_vocab"].get(token)
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    @property
+    def special_tokens_map(self) -> dict[str, str]:
+        return {k: v for k, v in self.special_tokens.items() if v is not None}
+
+    @property
+    def all_special_tokens(self) -> list[str]:
+        return list(dict.fromkeys(self.special_tokens_map.values()))
+
+    @property
+    def all_special_ids(self) -> list[int]:
+        return [self._vocab[t] for t in self.all_special_tokens]
+
+    @property
+    def pad_token_type_id(self) -> int:
+        return 0
+
+    def build_inputs_with_special_tokens(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+    ) -> list[int]:
+        """`[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`."""
+        return self._template_lists(token_ids_0, token_ids_1)[0]
+
+    def create_token_type_ids_from_sequences(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+    ) -> list[int]:
+        """0 for `[CLS] A [SEP]`, 1 for `B [SEP]`."""
+        return self._template_lists(token_ids_0, token_ids_1)[1]
+
+    def get_special_tokens_mask(
+        self,
+        token_ids_0: list[int],
+        token_ids_1: list[int] | None = None,
+        already_has_special_tokens: bool = False,
+    ) -> list[int]:
+        """1 where the template puts a special token (or, for ids that already have them, where one is)."""
+        if already_has_special_tokens:
+            if token_ids_1 is not None:
+                raise ValueError("token_ids_1 must be None when already_has_special_tokens=True")
+            special = set(self.all_special_ids)
+            return [1 if i in special else 0 for i in token_ids_0]
+        return self._template_lists(token_ids_0, token_ids_1)[2]
+
+    def _template_lists(
+        self, ids0: list[int], ids1: list[int] | None
+    ) -> tuple[list[int], list[int], list[int]]:
+        ids, types, mask = [], [], []
+        for item in self.template.pair if ids1 is not None else self.template.single:
+            if len(item) == 2:
+                part = list(ids0 if item[0] == "A" else ids1)
+                ids += part
+                types += [item[1]] * len(part)
+                mask += [0] * len(part)
+            else:
+                ids.append(item[0])
+                types.append(item[2])
+                mask.append(1)
+        return ids, types, mask
+
+    # --- text -> tokens -----------------------------------------------------------------------------------------
+
+    def _split_added(self, text: str) -> list[tuple[int, int, int | None]]:
+        """Cut `text` into (start, end, added_token_id or None) segments, None for ordinary text."""
+        segments = [(0, len(text), None)]
+        if not any(c in text for c in self._added_first_chars):
+            return segments
+        for pattern, by_content in self._matchers:
+            out = []
+            for start, end, token_id in segments:
+                if token_id is not None:
+                    out.append((start, end, token_id))
+                    continue
+                pos = start
+                for m in pattern.finditer(text, start, end):
+                    a, b = m.span()
+                    added_id, token = by_content[m.group()]
+                    if token.single_word and (
+                        (a > 0 and _is_word_char(text[a - 1])) or (b < len(text) and _is_word_char(text[b]))
+                    ):
+                        continue
+                    if token.lstrip:
+                        while a > pos and text[a - 1] in WHITE_SPACE:
+                            a -= 1
+                    if token.rstrip:
+                        while b < end and text[b] in WHITE_SPACE:
+                            b += 1
+                    if a > pos:
+                        out.append((pos, a, None))
+                    out.append((a, b, added_id))
+                    pos = b
+                if pos < end:
+                    out.append((pos, end, None))
+            segments = out
+        return segments
+
+    def _encode_text(self, text: str, details: bool) -> Encoding:
+        """One text (no special tokens): ids and, with `details`, tokens, character offsets and word indices."""
+        ids: list[int] = []
+        tokens: list[str] = []
+        offsets: list[tuple[int, int]] = []
+        words: list[int | None] = []
+        word = 0  # the reference numbers words across added tokens and pre-tokenizer pieces alike
+        for start, end, added_id in self._split_added(text):
+            if added_id is not None:
+                ids.append(added_id)
+                if details:
+                    tokens.append(
+                        text[start:end]
+                    )  # as the reference: the matched text, absorbed space included
+                    offsets.append((start, end))
+                    words.append(word)
+                word += 1
+                continue
+            segment = text[start:end]
+            # Like the reference's ByteLevel pre-tokenizer, the prefix space goes on every text segment that does not
+            # begin with U+0020; it shares the offsets of the segment's first character.
+            prefixed = self.add_prefix_space and segment[:1] not in ("", " ")
+            if prefixed:
+                segment = " " + segment
+            try:
+                pieces, entries = self._pieces(segment)
+            except UnicodeEncodeError:
+                raise _surrogate_error(text) from None
+            if not details:
+                for piece_ids, _ in entries:
+                    ids += piece_ids
+                continue
+            id_to_token = self._id_to_token
+            pos = start - prefixed
+            for piece, (piece_ids, spans) in zip(pieces, entries):
+                ids += piece_ids
+                tokens += [id_to_token[i] for i in piece_ids]
+                if prefixed:
+                    offsets += [(max(pos + a, start), max(pos + b, start + 1)) for a, b in spans]
+                else:
+                    offsets += [(pos + a, pos + b) for a, b in spans]
+                words += [word] * len(piece_ids)
+                word += 1
+                pos += len(piece)
+        if not details:
+            return Encoding.from_sequence(ids, None, None, None)
+        return Encoding.from_sequence(ids, tokens, offsets, words)
+
+    def _pieces(self, segment: str) -> tuple[list[str], list[tuple]]:
+        """Pre-tokenize and BPE one text segment: the pieces and their cached (ids, spans) entries."""
+        pieces = self._pattern.findall(segment)
+        get, encode = self.bpe.cache.get, self.bpe.encode_piece
+        try:
+            return pieces, [get(p) or encode(p) for p in pieces]
+        except NeedsPinnedSplit:
+            # A character `regex` classifies differently from the reference: split with the pinned classes and
+            # keep such pieces out of the cache (see bpe.py).
+            pieces = pinned_pattern().findall(segment)
+            entries = [
+                encode(p) if p.isascii() or all(map(classes_agree, p)) else self.bpe._encode_uncached(p)
+                for p in pieces
+            ]
+            return pieces, entries
+
+    def tokenize(
+        self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs: Any
+    ) -> list[str]:
+        """Vocabulary token strings of `text` (`'[MASK]'` for the mask token; see the module docstring)."""
+        ids = self(text, pair, add_special_tokens=add_special_tokens, return_token_type_ids=False,
+                   return_attention_mask=False, **kwargs)["input_ids"]  # fmt: skip
+        return [self._id_to_token[i] for i in ids]
+
+    def encode(
+        self,
+        text: str | list[str],
+        text_pair: str | list[str] | None = None,
+        add_special_tokens: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Just the input ids (`__call__(...)["input_ids"]`)."""
+        return self(text, text_pair, add_special_tokens=add_special_tokens, return_token_type_ids=False,
+                    return_attention_mask=False, **kwargs)["input_ids"]  # fmt: skip
+
+    # --- __call__ -----------------------------------------------------------------------------------------------
+
+    def __call__(
+        self,
+        text: str | Sequence[str] | Sequence[Sequence[str]] | None = None,
+        text_pair: str | Sequence[str] | Sequence[Sequence[str]] | None = None,
+        add_special_tokens: bool = True,
+        padding: bool | str = False,
+        truncation: bool | str | None = None,
+        max_length: int | None = None,
+        stride: int = 0,
+        is_split_into_words: bool = False,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors: str | None = None,
+        return_token_type_ids: bool | None = None,
+        return_attention_mask: bool | None = None,
+        return_overflowing_tokens: bool = False,
+        return_special_tokens_mask: bool = False,
+        return_offsets_mapping: bool = False,
+        return_length: bool = False,
+    ) -> BatchEncoding:
+        """Encode one text, a pair, or a batch of either, as transformers' fast tokenizer does.
+
+        A single input gives flat lists; a batch (a list of texts) gives one list per sequence. With
+        `return_overflowing_tokens` each input may yield several windows (`overflow_to_sample_mapping` says whose)."""
+        batched, inputs = self._check_inputs(text, text_pair, is_split_into_words)
+        padding, truncation, max_length = self._strategies(
+            padding, truncation, max_length, pad_to_multiple_of
+        )
+        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 0:
+            raise ValueError(f"stride must be a non-negative int, got {stride!r}")
+        if padding_side not in (None, "right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        if return_tensors not in (None, "np"):
+            raise ValueError(
+                f"return_tensors must be None or 'np' (deberta_np is NumPy-only), got {return_tensors!r}"
+            )
+        if truncation != "do_not_truncate":
+            self._check_truncation(inputs, truncation, max_length, stride, add_special_tokens)
+        details = bool(return_offsets_mapping)
+
+        def encode_all(details: bool) -> list[Encoding]:
+            encodings = [
+                self._encode_one(
+                    a, b, add_special_tokens, truncation, max_length, stride, is_split_into_words, details
+                )
+                for a, b in inputs
+            ]
+            if padding != "do_not_pad":
+                length = max_length if padding == "max_length" else None
+                pad_batch(encodings, length, pad_to_multiple_of, self.pad_token_id, self.pad_token_type_id,
+                          self.pad_token, padding_side or self.padding_side)  # fmt: skip
+            return encodings
+
+        encodings = encode_all(details)
+        rows: list[Encoding] = []
+        sample_of_row: list[int] = []
+        for i, e in enumerate(encodings):
+            windows = [e, *e.overflowing] if return_overflowing_tokens else [e]
+            rows += windows
+            sample_of_row += [i] * len(windows)
+        data: dict[str, Any] = {"input_ids": [e.ids for e in rows]}
+        if return_token_type_ids is not False:
+            data["token_type_ids"] = [e.type_ids for e in rows]
+        if return_attention_mask is not False:
+            data["attention_mask"] = [e.attention_mask for e in rows]
+        if return_special_tokens_mask:
+            data["special_tokens_mask"] = [e.special_tokens_mask for e in rows]
+        if return_offsets_mapping:
+            data["offset_mapping"] = [e.offsets for e in rows]
+        if return_length:
+            data["length"] = [len(e.ids) for e in rows]
+        if return_overflowing_tokens:
+            data["overflow_to_sample_mapping"] = sample_of_row
+        if return_tensors == "np":
+            data = to_numpy(data)
+        elif not batched and not return_overflowing_tokens:
+            data = {k: v[0] for k, v in data.items()}
+
+        def detailed_rows() -> list[Encoding]:
+            full = encode_all(True)
+            return [w for e in full for w in ([e, *e.overflowing] if return_overflowing_tokens else [e])]
+
+        return BatchEncoding(data, rows, None if details else detailed_rows)
+
+    def _encode_one(
+        self,
+        first: Any,
+        second: Any,
+        add_special_tokens: bool,
+        truncation: str,
+        max_length: int | None,
+        stride: int,
+        is_split_into_words: bool,
+        details: bool,
+    ) -> Encoding:
+        encode = self._encode_words if is_split_into_words else self._encode_text
+        a = encode(first, details)
+        b = None if second is None else encode(second, details)
+        if truncation != "do_not_truncate":
+            n_special = self.template.num_special_tokens(b is not None) if add_special_tokens else 0
+            a, b = truncate_pair(a, b, max_length - n_special, truncation, stride, self.truncation_side)
+        return self.template.apply(a, b, add_special_tokens)
+
+    def _encode_words(self, words: Sequence[str], details: bool) -> Encoding:
+        """Pre-split input: each word is encoded on its own (offsets relative to the word, word id = its index)."""
+        ids: list[int] = []
+        tokens: list[str] = []
+        offsets: list[tuple[int, int]] = []
+        word_ids: list[int | None] = []
+        for index, word in enumerate(words):
+            e = self._encode_text(word, details)
+            ids += e.ids
+            if details:
+                tokens += e.tokens
+                offsets += e.offsets
+                word_ids += [index] * len(e.ids)
+        if not details:
+            return Encoding.from_sequence(ids, None, None, None)
+        return Encoding.from_sequence(ids, tokens, offsets, word_ids)
+
+    # --- argument checks ----------------------------------------------------------------------------------------
+
+    def _check_inputs(self, text: Any, text_pair: Any, is_split_into_words: bool) -> tuple[bool, list[tuple]]:
+        if text is None:
+            if text_pair is not None:
+                raise ValueError("text_pair was given without text")
+            raise ValueError(
+                "text is required (a str, a list of str, or with is_split_into_words a list of words)"
+            )
+
+        def check_one(value: Any, name: str) -> Any:
+            if is_split_into_words:
+                if not isinstance(value, (list, tuple)) or not all(isinstance(w, str) for w in value):
+                    raise TypeError(f"{name}: with is_split_into_words=True each input must be a list of str words, "
+                                    f"got {_describe(value)}")  # fmt: skip
+                return list(value)
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"{name} must be a str (or a list of str for a batch), got {_describe(value)}"
+                )
+            return value
+
+        if is_split_into_words:
+            batched = isinstance(text, (list, tuple)) and len(text) > 0 and isinstance(text[0], (list, tuple))
+        else:
+            batched = isinstance(text, (list, tuple))
+        if not batched:
+            pair = None if text_pair is None else check_one(text_pair, "text_pair")
+            return False, [(check_one(text, "text"), pair)]
+        texts = list(text)
+        if text_pair is None:
+            # transformers also accepts a batch of (text, text_pair) tuples.
+            if not is_split_into_words and texts and all(isinstance(t, (list, tuple)) for t in texts):
+                if not all(len(t) == 2 for t in texts):
+                    raise ValueError("a batch of pairs must hold (text, text_pair) 2-tuples")
+                return True, [(check_one(a, "text"), check_one(b, "text_pair")) for a, b in texts]
+            return True, [(check_one(t, "text"), None) for t in texts]
+        if not isinstance(text_pair, (list, tuple)) or len(text_pair) != len(texts):
+            raise ValueError(
+                f"a batch of {len(texts)} texts needs a text_pair list of the same length, got {_describe(text_pair)}"
+            )
+        return True, [(check_one(a, "text"), check_one(b, "text_pair")) for a, b in zip(texts, text_pair)]
+
+    def _strategies(
+        self, padding: Any, truncation: Any, max_length: Any, pad_to_multiple_of: Any
+    ) -> tuple[str, str, int | None]:
+        """transformers' `_get_padding_truncation_strategies`, with strict checks."""
+        if max_length is not None and (
+            not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 0
+        ):
+            raise ValueError(f"max_length must be a non-negative int or None, got {max_length!r}")
+        if pad_to_multiple_of is not None and (
+            not isinstance(pad_to_multiple_of, int)
+            or isinstance(pad_to_multiple_of, bool)
+            or pad_to_multiple_of < 0
+        ):
+            raise ValueError(
+                f"pad_to_multiple_of must be a non-negative int or None, got {pad_to_multiple_of!r}"
+            )
+        padding_given = padding
+        if padding is True:
+            padding = "longest"
+        elif padding is False or padding is None:
+            padding = "do_not_pad"
+        elif padding not in PADDING_STRATEGIES:
+            raise ValueError(f"padding must be True, False or one of {PADDING_STRATEGIES}, got {padding!r}")
+        if truncation is None:
+            # transformers: a max_length without padding switches truncation on.
+            truncation = "longest_first" if max_length is not None and padding_given is False else False
+        if truncation is True:
+            truncation = "longest_first"
+        elif truncation is False:
+            truncation = "do_not_truncate"
+        elif truncation not in TRUNCATION_STRATEGIES:
+            raise ValueError(
+                f"truncation must be True, False or one of {TRUNCATION_STRATEGIES}, got {truncation!r}"
+            )
+        if max_length is None:
+            limit = self.model_max_length if self.model_max_length <= LARGE_INTEGER else None
+            if padding == "max_length":
+                if limit is None:
+                    padding = "do_not_pad"  # transformers warns and does not pad
+            if truncation != "do_not_truncate":
+                if limit is None:
+                    truncation = "do_not_truncate"  # transformers warns and does not truncate
+            max_length = limit if padding == "max_length" or truncation != "do_not_truncate" else None
+        if (
+            padding != "do_not_pad"
+            and truncation != "do_not_truncate"
+            and pad_to_multiple_of
+            and max_length is not None
+            and max_length % pad_to_multiple_of
+        ):
+            raise ValueError(
+                f"truncation and padding are both on but max_length ({max_length}) is not a multiple of "
+                f"pad_to_multiple_of ({pad_to_multiple_of})"
+            )
+        return padding, truncation, max_length
+
+    def _check_truncation(
+        self, inputs: list[tuple], truncation: str, max_length: int, stride: int, add_special_tokens: bool
+    ) -> None:
+        for is_pair in sorted({b is not None for _, b in inputs}):
+            n_special = self.template.num_special_tokens(is_pair) if add_special_tokens else 0
+            room = max_length - n_special
+            what = "a pair" if is_pair else "a single text"
+            if room < 0:
+                raise ValueError(
+                    f"max_length={max_length} is smaller than the {n_special} special tokens {what} needs"
+                )
+            if stride and stride >= room:
+                raise ValueError(
+                    f"stride ({stride}) must be smaller than max_length minus the special tokens of {what} "
+                    f"({max_length} - {n_special} = {room})"
+                )
+
+    # --- ids -> text --------------------------------------------------------------------------------------------
+
+    def decode(
+        self,
+        token_ids: int | Sequence[int] | Any,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+    ) -> str:
+        """Text of `token_ids` (bytes that are not valid UTF-8 become U+FFFD). Special tokens are written without
+        spaces around them (`'[CLS]Hello world[SEP]'`) unless skipped."""
+        ids = _as_id_list(token_ids, "token_ids")
+        n = len(self._id_to_token)
+        tokens = []
+        for i in ids:
+            if not 0 <= i < n or self._id_to_token[i] is None:
+                raise ValueError(f"token_ids: {i} is not an id of this vocabulary (0..{n - 1})")
+            if skip_special_tokens and i in self._special_ids:
+                continue
+            tokens.append(self._id_to_token[i])
+        text = self.convert_tokens_to_string(tokens)
+        cleanup = (
+            self.clean_up_tokenization_spaces
+            if clean_up_tokenization_spaces is None
+            else clean_up_tokenization_spaces
+        )
+        return clean_up_tokenization(text) if cleanup else text
+
+    def batch_decode(
+        self,
+        sequences: Sequence[Sequence[int]] | Any,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+    ) -> list[str]:
+        return [self.decode(s, skip_special_tokens, clean_up_tokenization_spaces) for s in sequences]
+
+    # --- saving -------------------------------------------------------------------------------------------------
+
+    def save_vocabulary(
+        self, save_directory: str | os.PathLike, filename_prefix: str | None = None
+    ) -> tuple[str, str]:
+        """Write `vocab.json` and `merges.txt` (HF formats; optional `{prefix}-` in the names)."""
+        directory = Path(save_directory)
+        if not directory.is_dir():
+            raise NotADirectoryError(f"{directory}: not a directory")
+        prefix = f"{filename_prefix}-" if filename_prefix else ""
+        vocab_file = directory / f"{prefix}vocab.json"
+        merges_file = directory / f"{prefix}merges.txt"
+        vocab_file.write_text(json.dumps(self._base_vocab, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                              encoding="utf-8")  # fmt: skip
+        merges_file.write_text(
+            "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in self._merges), encoding="utf-8"
+        )
+        return str(vocab_file), str(merges_file)
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
+        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load."""
+        directory = Path(save_directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = self.save_vocabulary(directory)
+        decoder = {str(i): {**asdict(t), "normalized": t.normalized} for i, t in sorted(self._added.items())}
+        config: dict[str, Any] = {
+            "tokenizer_class": "DebertaTokenizer",
+            "add_prefix_space": self.add_prefix_space,
+            "added_tokens_decoder": decoder,
+            "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
+            "errors": "replace",
+            "padding_side": self.padding_side,
+            "truncation_side": self.truncation_side,
+            **self.special_tokens_map,
+        }
+        if self.model_max_length <= LARGE_INTEGER:
+            config["model_max_length"] = self.model_max_length
+        paths = {"tokenizer_config.json": config, "special_tokens_map.json": self.special_tokens_map}
+        extra = {t.content: i for i, t in self._added.items() if t.content not in self._base_vocab}
+        if extra:
+            paths["added_tokens.json"] = extra
+        for name, content in paths.items():
+            (directory / name).write_text(
+                json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+        return (*files, *(str(directory / name) for name in paths))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(vocab_size={self.vocab_size}, added={len(self._added)}, "
+            f"add_prefix_space={self.add_prefix_space}, model_max_length={self.model_max_length})"
+        )
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+
+
+def clean_up_tokenization(text: str) -> str:
+    """transformers' `clean_up_tokenization`: remove the space before punctuation and English contractions."""
+    for old, new in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                     (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):  # fmt: skip
+        text = text.replace(old, new)
+    return text
+
+
+def read_vocab(path: Path) -> dict[str, int]:
+    """`vocab.json`: an object mapping token strings to distinct non-negative int ids."""
+    vocab = _read_json(path)
+    if not isinstance(vocab, dict):
+        raise ValueError(f"{path}: expected a JSON object mapping tokens to ids, got {type(vocab).__name__}")
+    seen: dict[int, str] = {}
+    for token, token_id in vocab.items():
+        if not isinstance(token_id, int) or isinstance(token_id, bool) or token_id < 0:
+            raise ValueError(f"{path}: token {token!r} has id {token_id!r}; ids must be non-negative ints")
+        if token_id in seen:
+            raise ValueError(f"{path}: id {token_id} is used by both {seen[token_id]!r} and {token!r}")
+        seen[token_id] = token
+    return vocab
+
+
+def read_merges(path: Path) -> list[tuple[str, str]]:
+    """`merges.txt` / GPT-2 `vocab.bpe`: an optional `#version` line, then one `left right` pair per line."""
+    merges = []
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 ({e})") from None
+    for line_no, line in enumerate(lines, 1):
+        if line_no == 1 and line.startswith("#version"):
+            continue
+        if not line:
+            if line_no != len(lines):
+                raise ValueError(f"{path}:{line_no}: empty line inside the merges")
+            continue
+        parts = line.split(" ")
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            raise ValueError(f"{path}:{line_no}: expected two symbols separated by one space, got {line!r}")
+        merges.append((parts[0], parts[1]))
+    return merges
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{e.lineno}: invalid JSON ({e.msg}, column {e.colno})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 ({e})") from None
+
+
+def _added_token(entry: Any, where: str) -> AddedToken:
+    if isinstance(entry, str):
+        return AddedToken(entry)
+    if not isinstance(entry, dict) or not isinstance(entry.get("content"), str):
+        raise ValueError(f"{where}: added token {entry!r} has no 'content' string")
+    fields = {
+        k: bool(entry[k]) for k in ("lstrip", "rstrip", "single_word", "normalized", "special") if k in entry
+    }
+    return AddedToken(entry["content"], **fields)
+
+
+def _read_tokenizer_json(path: Path) -> tuple[dict, list, list, Template | None, bool]:
+    """An HF `tokenizer.json` with a BPE model (the DeBERTa v1 fast tokenizer's format)."""
+    data = _read_json(path)
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict) or model.get("type") != "BPE":
+        raise ValueError(f"{path}: expected a byte-level BPE model ('model': {{'type': 'BPE', ...}})")
+    vocab = model.get("vocab")
+    if not isinstance(vocab, dict):
+        raise ValueError(f"{path}: model.vocab must be an object")
+    merges = []
+    for n, m in enumerate(model.get("merges") or []):
+        pair = m.split(" ") if isinstance(m, str) else m
+        if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(s, str) and s for s in pair):
+            raise ValueError(f"{path}: model.merges[{n}] is not a pair of symbols: {m!r}")
+        merges.append((pair[0], pair[1]))
+    added = [(t["id"], _added_token(t, str(path))) for t in data.get("added_tokens") or []]
+    template = None
+    post = data.get("post_processor") or {}
+    if post.get("type") == "TemplateProcessing":
+        specials = post.get("special_tokens", {})
+
+        def items(spec: list) -> tuple:
+            out = []
+            for piece in spec:
+                if "Sequence" in piece:
+                    out.append((piece["Sequence"]["id"], piece["Sequence"]["type_id"]))
+                else:
+                    name = piece["SpecialToken"]["id"]
+                    out.append(
+                        (
+                            specials[name]["ids"][0],
+                            specials[name]["tokens"][0],
+                            piece["SpecialToken"]["type_id"],
+                        )
+                    )
+            return tuple(out)
+
+        template = Template(single=items(post["single"]), pair=items(post["pair"]))
+    pre = data.get("pre_tokenizer") or {}
+    return vocab, merges, added, template, bool(pre.get("add_prefix_space", False))
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _is_int(value: Any) -> bool:
+    # Python ints and NumPy integer scalars, not bools.
+    return (isinstance(value, int) and not isinstance(value, bool)) or type(value).__name__.startswith(
+        ("int", "uint")
+    )
+
+
+def _as_id_list(token_ids: Any, name: str) -> list[int]:
+    if _is_int(token_ids):
+        return [int(token_ids)]
+    if hasattr(token_ids, "tolist"):  # NumPy/CuPy arrays
+        token_ids = token_ids.tolist()
+        if isinstance(token_ids, int):
+            return [token_ids]
+    if isinstance(token_ids, (str, bytes)) or not isinstance(token_ids, Iterable):
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {_describe(token_ids)}")
+    ids = list(token_ids)
+    for i in ids:
+        if not _is_int(i):
+            raise TypeError(f"{name} must hold ints, got {_describe(i)}")
+    return [int(i) for i in ids]
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+_SURROGATE = regex.compile(r"[\ud800-\udfff]")
+
+
+def _surrogate_error(text: str) -> ValueError:
+    m = _SURROGATE.search(text)
+    where = f" U+{ord(m.group()):04X} at index {m.start()}" if m else ""
+    return ValueError(
+        f"text contains a lone surrogate{where}; it has no UTF-8 form (decode with errors='replace'?)"
+    )

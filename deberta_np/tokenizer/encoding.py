@@ -1,0 +1,333 @@
+"""Model-agnostic encodings: pairing with special tokens, truncation with stride/overflow, padding, batch output.
+
+This is the part of a tokenizer that does not care how text became tokens, so a SentencePiece (DeBERTa v2/v3)
+tokenizer can reuse it unchanged. The semantics are those of the Rust `tokenizers` library behind transformers'
+fast tokenizers (`Encoding::truncate`, `truncate_encodings`, `TemplateProcessing`, `Encoding::merge_with`,
+`pad_encodings`), which is what users of `return_overflowing_tokens` and `return_offsets_mapping` run today.
+
+An `Encoding` may be *lean* (ids only: `tokens`, `offsets` and `word_ids` are None) when the caller asked for no
+offsets; `BatchEncoding` recomputes the full details on first use of `.tokens()`, `.word_ids()` etc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
+PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
+
+
+@dataclass
+class Encoding:
+    """One sequence (or a finished model input) as parallel per-token lists."""
+
+    ids: list[int]
+    type_ids: list[int]
+    tokens: list[str] | None = None
+    offsets: list[tuple[int, int]] | None = None
+    word_ids: list[int | None] | None = None
+    special_tokens_mask: list[int] = field(default_factory=list)
+    attention_mask: list[int] = field(default_factory=list)
+    sequence_ids: list[int | None] = field(default_factory=list)
+    overflowing: list[Encoding] = field(default_factory=list)
+
+    @classmethod
+    def from_sequence(
+        cls,
+        ids: list[int],
+        tokens: list[str] | None,
+        offsets: list[tuple[int, int]] | None,
+        word_ids: list[int | None] | None,
+        sequence_id: int = 0,
+    ) -> Encoding:
+        n = len(ids)
+        return cls(ids, [sequence_id] * n, tokens, offsets, word_ids, [0] * n, [1] * n, [sequence_id] * n)
+
+    @classmethod
+    def special(cls, token_id: int, token: str, type_id: int) -> Encoding:
+        return cls([token_id], [type_id], [token], [(0, 0)], [None], [1], [1], [None])
+
+    @property
+    def detailed(self) -> bool:
+        return self.offsets is not None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def slice(self, start: int, stop: int) -> Encoding:
+        """Tokens start..stop (no overflow)."""
+        detailed = self.detailed
+        return Encoding(
+            self.ids[start:stop],
+            self.type_ids[start:stop],
+            self.tokens[start:stop] if detailed else None,
+            self.offsets[start:stop] if detailed else None,
+            self.word_ids[start:stop] if detailed else None,
+            self.special_tokens_mask[start:stop],
+            self.attention_mask[start:stop],
+            self.sequence_ids[start:stop],
+        )
+
+    def concat(self, other: Encoding) -> Encoding:
+        """self followed by other, ignoring both overflow lists."""
+        detailed = self.detailed and other.detailed
+        return Encoding(
+            self.ids + other.ids,
+            self.type_ids + other.type_ids,
+            self.tokens + other.tokens if detailed else None,
+            self.offsets + other.offsets if detailed else None,
+            self.word_ids + other.word_ids if detailed else None,
+            self.special_tokens_mask + other.special_tokens_mask,
+            self.attention_mask + other.attention_mask,
+            self.sequence_ids + other.sequence_ids,
+        )
+
+    def as_sequence(self, sequence_id: int, type_id: int) -> Encoding:
+        """A copy (overflow windows too) marked as sequence `sequence_id` (0: A, 1: B) with `type_id`."""
+        out = self.slice(0, len(self.ids))
+        out.type_ids = [type_id] * len(self.ids)
+        out.sequence_ids = [sequence_id] * len(self.ids)
+        out.overflowing = [o.as_sequence(sequence_id, type_id) for o in self.overflowing]
+        return out
+
+
+# --- truncation --------------------------------------------------------------------------------------------------
+
+
+def truncate(encoding: Encoding, max_len: int, stride: int, direction: str = "right") -> Encoding:
+    """Keep `max_len` tokens; the rest goes to `overflowing` as windows of `max_len` tokens that each repeat the
+    last `stride` tokens of the previous window (`Encoding::truncate`)."""
+    n = len(encoding.ids)
+    if max_len >= n:
+        return encoding
+    if max_len == 0:
+        empty = Encoding([], [], [] if encoding.detailed else None, [] if encoding.detailed else None,
+                         [] if encoding.detailed else None)  # fmt: skip
+        empty.overflowing = [encoding]
+        return empty
+    if stride >= max_len:
+        raise ValueError(
+            f"stride ({stride}) must be smaller than the number of tokens kept per sequence ({max_len}; that is "
+            "max_length minus the special tokens, shared between the two texts of a pair)"
+        )
+    step = max_len - stride
+    windows = []
+    if direction == "right":
+        for start in range(0, n, step):
+            stop = min(start + max_len, n)
+            windows.append((start, stop))
+            if stop == n:
+                break
+    else:  # "left": windows counted from the end, the last tokens are kept first
+        for last in range(n - 1, -1, -step):
+            stop = last + 1
+            start = max(stop - max_len, 0)
+            windows.append((start, stop))
+            if start == 0:
+                break
+    head = encoding.slice(*windows[0])
+    head.overflowing = [encoding.slice(a, b) for a, b in windows[1:]]
+    return head
+
+
+def truncate_pair(
+    first: Encoding,
+    second: Encoding | None,
+    max_length: int,
+    strategy: str,
+    stride: int,
+    direction: str = "right",
+) -> tuple[Encoding, Encoding | None]:
+    """Truncate one or two sequences to `max_length` tokens in total (`truncate_encodings`).
+
+    `longest_first` shortens the longer sequence first and, if both must shrink, splits `max_length` evenly (the
+    second gets the odd token); `only_first`/`only_second` shorten one and fail if it cannot absorb the excess."""
+    if strategy == "do_not_truncate":
+        return first, second
+    if max_length == 0:
+        return truncate(first, 0, stride, direction), None if second is None else truncate(
+            second, 0, stride, direction
+        )
+    total = len(first) + (len(second) if second is not None else 0)
+    if total <= max_length:
+        return first, second
+    excess = total - max_length
+    if strategy == "longest_first":
+        if second is None:
+            return truncate(first, total - excess, stride, direction), None
+        n1, n2 = len(first), len(second)
+        swap = n1 > n2
+        if swap:
+            n1, n2 = n2, n1
+        n2 = n1 if n1 > max_length else max(n1, max_length - n1)
+        if n1 + n2 > max_length:
+            n1 = max_length // 2
+            n2 = n1 + max_length % 2
+        if swap:
+            n1, n2 = n2, n1
+        return truncate(first, n1, stride, direction), truncate(second, n2, stride, direction)
+    if strategy == "only_second" and second is None:
+        raise ValueError("truncation='only_second' needs a text_pair")
+    target = first if strategy == "only_first" else second
+    if len(target) <= excess:
+        raise ValueError(
+            f"truncation={strategy!r}: the {'first' if strategy == 'only_first' else 'second'} sequence has "
+            f"{len(target)} tokens, too few to remove the {excess} needed to fit max_length; use 'longest_first'"
+        )
+    cut = truncate(target, len(target) - excess, stride, direction)
+    return (cut, second) if strategy == "only_first" else (first, cut)
+
+
+# --- pairing with special tokens (TemplateProcessing) --------------------------------------------------------------
+
+
+def merge(left: Encoding, right: Encoding) -> Encoding:
+    """`Encoding::merge_with`: concatenate, and combine the overflow windows of both sides (every left window with
+    the right sequence and each of its windows, then the left head with each right window)."""
+    overflowing = []
+    for lo in left.overflowing:
+        overflowing.append(lo.concat(right))
+        overflowing.extend(lo.concat(ro) for ro in right.overflowing)
+    overflowing.extend(left.concat(ro) for ro in right.overflowing)
+    out = left.concat(right)
+    out.overflowing = overflowing
+    return out
+
+
+@dataclass(frozen=True)
+class Template:
+    """`[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]`-style template. Items are ("A"|"B", type_id) for the sequences and
+    (token_id, token_string, type_id) for special tokens."""
+
+    single: tuple[tuple, ...]
+    pair: tuple[tuple, ...]
+
+    def num_special_tokens(self, is_pair: bool) -> int:
+        return sum(len(item) == 3 for item in (self.pair if is_pair else self.single))
+
+    def apply(self, first: Encoding, second: Encoding | None, add_special_tokens: bool) -> Encoding:
+        out = Encoding([], [], [], [], [])
+        for item in self.pair if second is not None else self.single:
+            if len(item) == 2:
+                name, type_id = item
+                part = first.as_sequence(0, type_id) if name == "A" else second.as_sequence(1, type_id)
+            elif add_special_tokens:
+                part = Encoding.special(*item)
+            else:
+                continue
+            out = merge(out, part)
+        return out
+
+
+# --- padding -------------------------------------------------------------------------------------------------------
+
+
+def pad(
+    encoding: Encoding, length: int, pad_id: int, pad_type_id: int, pad_token: str, side: str = "right"
+) -> None:
+    """Pad in place (overflow windows too) to `length` tokens: pad id, attention 0, special mask 1, offsets (0, 0)."""
+    for o in encoding.overflowing:
+        pad(o, length, pad_id, pad_type_id, pad_token, side)
+    n = length - len(encoding.ids)
+    if n <= 0:
+        return
+    e = encoding
+    fields = [("ids", pad_id), ("type_ids", pad_type_id), ("special_tokens_mask", 1), ("attention_mask", 0),
+              ("sequence_ids", None)]  # fmt: skip
+    if e.detailed:
+        fields += [("tokens", pad_token), ("offsets", (0, 0)), ("word_ids", None)]
+    for name, value in fields:
+        current = getattr(e, name)
+        setattr(e, name, current + [value] * n if side == "right" else [value] * n + current)
+
+
+def pad_batch(
+    encodings: Sequence[Encoding],
+    length: int | None,
+    pad_to_multiple_of: int | None,
+    pad_id: int,
+    pad_type_id: int,
+    pad_token: str,
+    side: str = "right",
+) -> None:
+    """`pad_encodings`: to `length`, or (None) to the longest *head* encoding of the batch; then round up."""
+    if not encodings:
+        return
+    target = length if length is not None else max(len(e.ids) for e in encodings)
+    if pad_to_multiple_of and target % pad_to_multiple_of:
+        target += pad_to_multiple_of - target % pad_to_multiple_of
+    for e in encodings:
+        pad(e, target, pad_id, pad_type_id, pad_token, side)
+
+
+# --- batch output --------------------------------------------------------------------------------------------------
+
+
+class BatchEncoding(dict):
+    """What `tokenizer(...)` returns: a dict of model inputs plus per-sequence `Encoding`s.
+
+    Keys: `input_ids`, `token_type_ids`, `attention_mask` and, on request, `special_tokens_mask`,
+    `offset_mapping`, `overflow_to_sample_mapping`, `length`. Values are lists (one list per sequence for a batch)
+    or, with `return_tensors="np"`, int64 arrays. Attribute access works too (`enc.input_ids`)."""
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        encodings: list[Encoding],
+        details: Callable[[], list[Encoding]] | None = None,
+    ) -> None:
+        super().__init__(data)
+        self._encodings = encodings
+        self._details = details
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def encodings(self) -> list[Encoding]:
+        """The per-sequence encodings, with tokens/offsets/word ids (computed now if the call did not need them)."""
+        if self._encodings and not self._encodings[0].detailed and self._details is not None:
+            self._encodings = self._details()
+        return self._encodings
+
+    def _encoding(self, batch_index: int) -> Encoding:
+        encodings = self.encodings
+        if not -len(encodings) <= batch_index < len(encodings):
+            raise IndexError(f"batch_index {batch_index} out of range for a batch of {len(encodings)}")
+        return encodings[batch_index]
+
+    def tokens(self, batch_index: int = 0) -> list[str]:
+        """Token strings of sequence `batch_index` (an lstrip added token shows the whitespace it absorbed)."""
+        return list(self._encoding(batch_index).tokens)
+
+    def word_ids(self, batch_index: int = 0) -> list[int | None]:
+        """Index of the pre-tokenized word each token comes from (None for special and pad tokens)."""
+        return list(self._encoding(batch_index).word_ids)
+
+    def sequence_ids(self, batch_index: int = 0) -> list[int | None]:
+        """0 or 1: which text of the pair each token comes from (None for special and pad tokens)."""
+        return list(self._encoding(batch_index).sequence_ids)
+
+
+def to_numpy(data: dict[str, Any]) -> dict[str, Any]:
+    """Lists of equal-length lists -> int64 arrays (offsets: shape (batch, length, 2))."""
+    out = {}
+    for key, value in data.items():
+        try:
+            arr = np.asarray(value, dtype=np.int64)
+        except ValueError:
+            raise ValueError(
+                f"return_tensors='np' needs sequences of one length, but {key!r} is ragged; "
+                "use padding=True or padding='max_length'"
+            ) from None
+        if key == "offset_mapping" and arr.shape[-1:] != (2,):
+            arr = arr.reshape((*arr.shape, 2))  # no tokens at all: (batch, 0) -> (batch, 0, 2)
+        out[key] = arr
+    return out
