@@ -111,10 +111,10 @@ def select_parameters(state: dict[str, Any], config: DebertaConfig, head: str, s
             f"{len(unexpected)} unexpected tensor(s) the model has no use for: {_listing(unexpected)}"
         )
     if problems:
-        hint = ""
-        if missing and all(not name.startswith(PREFIX) for name in missing):
+        head_names = [name for name in shapes if not name.startswith(PREFIX)]
+        if head_names and set(head_names) <= set(missing):
             hint = f" (the checkpoint holds no {head.replace('_', ' ')} head)"
-        elif unexpected or missing:
+        else:
             hint = " (does config.json describe this checkpoint?)"
         raise CheckpointError(f"{source}: " + "; ".join(problems) + hint)
     selected = {}

@@ -51,7 +51,7 @@ def linear(x: Array, p: Params) -> Array:
 def layer_norm(x: Array, p: Params, eps: float) -> Array:
     """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (biased variance, eps inside the root)."""
     xp = shim.namespace(x)
-    h = xp.astype(x, xp.float32) if x.dtype == xp.float16 else x  # float16 would overflow in var
+    h = xp.astype(x, xp.float32) if shim.is_half(x) else x  # float16 would overflow in var
     mean = xp.mean(h, axis=-1, keepdims=True)  # [..., 1]
     var = xp.mean((h - mean) ** 2, axis=-1, keepdims=True)  # [..., 1]
     h = (h - mean) / xp.sqrt(var + eps)  # [..., D]
@@ -186,9 +186,8 @@ def disentangled_bias(q: Array, k: Array, rel_embeddings: Array, p: Params, conf
     length = q.shape[-2]
     span = min(length, config.max_relative)  # S
     rel = relative_positions(length, xp)  # [L, L]
-    table = rel_embeddings[
-        config.max_relative - span : config.max_relative + span
-    ]  # [K, H]: rows P-S .. P+S-1
+    low, high = config.max_relative - span, config.max_relative + span
+    table = rel_embeddings[low:high, :]  # [K, H]: rows P-S .. P+S-1 of the [2P, H] table
     bias = 0.0
     if "c2p" in config.pos_att_type:
         pos_key = split_heads(linear(table, p["pos_proj"]), n)  # [n, K, d]
@@ -217,7 +216,7 @@ def masked_softmax(scores: Array, mask: Array, zero_fully_masked_rows: bool) -> 
     `zero_fully_masked_rows`, all zero (transformers <= 4.46, TF, Microsoft). Valid rows are identical.
     """
     xp = shim.namespace(scores)
-    s = xp.astype(scores, xp.float32) if scores.dtype == xp.float16 else scores  # fp16 never sees the fill
+    s = xp.astype(scores, xp.float32) if shim.is_half(scores) else scores  # fp16 never sees the fill
     s = xp.where(mask, s, shim.finfo_min(xp, s.dtype))  # mask [B, 1, L, L] broadcasts over heads
     probs = shim.softmax(s, axis=-1)  # [B, n, L, L]
     if zero_fully_masked_rows:
@@ -331,7 +330,7 @@ def legacy_masked_lm_head(h: Array, p: Params, word_embeddings: Array, config: D
 
 def sequence_classification_head(h: Array, p: Params, config: DebertaConfig) -> Array:
     """ContextPooler (dense + activation on the first token) and classifier.  -> logits [B, T]."""
-    pooled = ACTIVATIONS[config.pooler_hidden_act](linear(h[:, 0], p["pooler"]["dense"]))  # [B, H]
+    pooled = ACTIVATIONS[config.pooler_hidden_act](linear(h[:, 0, :], p["pooler"]["dense"]))  # [B, H]
     return linear(pooled, p["classifier"])  # [B, T]
 
 

@@ -185,9 +185,10 @@ def take_along_last(x: Any, index: Any) -> Any:
     return xp.take_along_axis(x, index, axis=-1)
 
 
-def float32_round(value: float) -> float:
-    """`value` rounded to the nearest float32, as a Python float."""
-    return float(numpy.float32(value))
+def is_half(x: Any) -> bool:
+    """float16 (an extension dtype: the standard namespace need not have it)."""
+    half = getattr(namespace(x), "float16", None)
+    return half is not None and x.dtype == half
 
 
 def finfo_min(xp: ModuleType, dtype: Any) -> float:
@@ -200,7 +201,7 @@ __all__ = [
     "check_dtype",
     "erf",
     "finfo_min",
-    "float32_round",
+    "is_half",
     "namespace",
     "softmax",
     "take_along_last",
