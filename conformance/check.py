@@ -13,6 +13,7 @@ from deberta_np.modeling import MODEL_CLASSES
 from deberta_np.safetensors_io import read_safetensors
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "models"
+OLD_MASKING_FILE = "golden-transformers-4.46.safetensors"
 OUTPUT_FIELDS = ("last_hidden_state", "logits", "start_logits", "end_logits")
 
 
@@ -70,11 +71,47 @@ def check_case(
     return rows
 
 
+def check_padded_positions(directory: Path, device: str = "cpu") -> list[dict[str, Any]]:
+    """Padded positions too, in both modes: uniform rows against 4.57.6, zero rows against 4.46 (spec §2.6)."""
+    golden, metadata = read_safetensors(directory / "golden.safetensors")
+    inputs = {k.split(".", 1)[1]: v for k, v in golden.items() if k.startswith("inputs.")}
+    head, label = metadata["head"], f"{metadata['case']} [{metadata['head']}]"
+    rows = []
+    references = [(False, golden, "4.57.6, uniform rows")]
+    if (directory / OLD_MASKING_FILE).exists():
+        references.append((True, read_safetensors(directory / OLD_MASKING_FILE)[0], "4.46.3, zero rows"))
+    for zero_rows, reference, name in references:
+        model = MODEL_CLASSES[head].from_pretrained(
+            directory, device=device, zero_fully_masked_rows=zero_rows
+        )
+        out = model(**inputs, output_hidden_states=True, output_attentions=True)
+        worst = 0.0
+        for field in ("hidden_states", "attentions"):
+            for i, value in enumerate(getattr(out, field)):
+                worst = max(worst, valid_diff(shim.to_numpy(value), reference[f"float32.{field}.{i}"], None))
+        for field in OUTPUT_FIELDS:
+            if f"float32.{field}" in reference:
+                worst = max(
+                    worst, valid_diff(shim.to_numpy(getattr(out, field)), reference[f"float32.{field}"], None)
+                )
+        rows.append(
+            row(
+                "model",
+                label,
+                f"float32 every position incl. padded (vs {name})",
+                worst,
+                TOLERANCE["float32"],
+            )
+        )
+    return rows
+
+
 def run_checks(device: str = "cpu") -> list[dict[str, Any]]:
     rows = []
     for directory in sorted(p for p in GOLDEN.iterdir() if (p / "golden.safetensors").exists()):
         try:
             rows.extend(check_case(directory, device))
+            rows.extend(check_padded_positions(directory, device))
         except Exception as error:  # a crash is a failure of that case, reported in the table
             rows.append(
                 {

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from conformance.cases import CASES, TINY, Case
+from conformance.check import OLD_MASKING_FILE
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "models"
 PINNED_TRANSFORMERS = "4.57.6"
@@ -211,13 +212,54 @@ def generate_models(only: list[str] | None = None) -> None:
     )
 
 
+def generate_old_masking() -> None:
+    """Run transformers 4.46 (all-zero attention for padded queries) on the committed checkpoints and inputs.
+
+    Needs a separate environment: `pip install torch==2.13.0 transformers==4.46.3 safetensors`. 4.46 has no
+    Microsoft-layout MLM head, so those cases are skipped. float32 only: 4.46 computes the attention scale
+    inline in float32, with no function to swap for a float64 one.
+    """
+    import safetensors.numpy
+    import torch
+    import transformers
+
+    if not transformers.__version__.startswith("4.46."):
+        raise SystemExit(f"--old-masking needs transformers 4.46.x, found {transformers.__version__}")
+    torch.set_num_threads(1)
+    for case in CASES:
+        if case.config.get("legacy") is False:
+            continue
+        directory = GOLDEN / case.name
+        golden = safetensors.numpy.load_file(directory / "golden.safetensors")
+        inputs = {k.split(".", 1)[1]: v for k, v in golden.items() if k.startswith("inputs.")}
+        model = hf_classes()[case.head].from_pretrained(directory, torch_dtype=torch.float32).eval()
+        tensors = {f"inputs.{k}": v for k, v in inputs.items()}
+        tensors.update(reference_outputs(model, inputs, "float32"))
+        metadata = {
+            "case": case.name,
+            "head": case.head,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "masking": "transformers <= 4.46 (XSoftmax): padded query rows get all-zero attention",
+            "generator": "python -m conformance.generate --old-masking",
+        }
+        safetensors.numpy.save_file(tensors, directory / OLD_MASKING_FILE, metadata=metadata)
+        print(f"{case.name:32s} {case.head:24s} transformers {transformers.__version__}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m conformance.generate", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--only", choices=["models", "tokenizer", "pipelines"], action="append")
     parser.add_argument("--case", action="append", help="regenerate only these model cases")
+    parser.add_argument(
+        "--old-masking", action="store_true", help="with transformers 4.46.x: the zero-padded-rows goldens"
+    )
     args = parser.parse_args(argv)
+    if args.old_masking:
+        generate_old_masking()
+        return 0
     suites = args.only or ["models", "tokenizer", "pipelines"]
     if "models" in suites:
         generate_models(args.case)
