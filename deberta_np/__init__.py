@@ -32,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from .tokenizer import DebertaTokenizer
 
         return DebertaTokenizer
+    if name == "pipeline":
+        from .pipelines import pipeline
+
+        return pipeline
     raise AttributeError(f"module 'deberta_np' has no attribute {name!r}")
 
 
@@ -53,4 +57,5 @@ __all__ = [
     "SequenceClassifierOutput",
     "TokenClassifierOutput",
     "UnsafeCheckpointError",
+    "pipeline",
 ]
