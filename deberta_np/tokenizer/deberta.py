@@ -572,7 +572,8 @@ class DebertaTokenizer:
         if return_tensors == "np":
             data = to_numpy(data)
         elif not batched and not return_overflowing_tokens:
-            data = {k: v[0] for k, v in data.items()}
+            # As transformers: drop the batch axis of per-token lists only (`length` stays a one-item list).
+            data = {k: v[0] if v and isinstance(v[0], list) else v for k, v in data.items()}
 
         def detailed_rows() -> list[Encoding]:
             full = encode_all(True)
@@ -644,7 +645,8 @@ class DebertaTokenizer:
             batched = isinstance(text, (list, tuple))
         if not batched:
             pair = None if text_pair is None else check_one(text_pair, "text_pair")
-            return False, [(check_one(text, "text"), pair)]
+            # transformers encodes a single input with an empty text_pair ("" or []) as no pair at all.
+            return False, [(check_one(text, "text"), pair or None)]
         texts = list(text)
         if text_pair is None:
             # transformers also accepts a batch of (text, text_pair) tuples.

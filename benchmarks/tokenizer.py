@@ -1,0 +1,127 @@
+"""Tokenizer throughput: deberta_np vs transformers' slow (Python) and fast (Rust) DeBERTa tokenizers.
+
+    python benchmarks/tokenizer.py [--repeat 3] [--limit-mb 0]
+
+Same corpus for all (conformance/tokenizer_corpus.py, ~7.6 MB, ~40 languages), single-threaded
+(TOKENIZERS_PARALLELISM=false, RAYON_NUM_THREADS=1), each tokenizer called through its public `__call__`:
+unbatched (one document per call) and batched (lists of 64 documents), offsets off and on (the slow tokenizer has
+no offsets). Each row is the best of --repeat timed passes after one warm-up pass (all three keep per-word caches;
+ours is bounded); the "cold" row times a freshly loaded deberta_np tokenizer's first pass.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ["RAYON_NUM_THREADS"] = "1"
+
+import argparse
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from conformance.tokenizer_corpus import load_corpus  # noqa: E402
+from deberta_np.tokenizer import DebertaTokenizer  # noqa: E402
+
+V1 = REPO / ".." / "shared" / "tokenizers" / "deberta-v1"
+BATCH = 64
+
+
+def passes(call: Callable[[], int], repeat: int) -> tuple[float, int]:
+    """Best wall time of `repeat` passes (after a warm-up) and the token count of a pass."""
+    tokens = call()
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t)
+    return best, tokens
+
+
+def runner(tok, docs: list[str], batched: bool, offsets: bool) -> Callable[[], int]:
+    kwargs = {"return_offsets_mapping": True} if offsets else {}
+
+    def run() -> int:
+        n = 0
+        if batched:
+            for i in range(0, len(docs), BATCH):
+                n += sum(map(len, tok(docs[i : i + BATCH], **kwargs)["input_ids"]))
+        else:
+            for d in docs:
+                n += len(tok(d, **kwargs)["input_ids"])
+        return n
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--limit-mb", type=float, default=0, help="use only the first N MB of the corpus")
+    args = parser.parse_args(argv)
+
+    sources, _ = load_corpus()
+    docs = [d for s in sources for d in s.documents]
+    if args.limit_mb:
+        kept, size = [], 0
+        for d in docs:
+            if size > args.limit_mb * 1e6:
+                break
+            kept.append(d)
+            size += len(d.encode("utf-8"))
+        docs = kept
+    mb = sum(len(d.encode("utf-8")) for d in docs) / 1e6
+
+    import transformers
+
+    warnings.filterwarnings("ignore")
+    transformers.logging.set_verbosity_error()
+    fast = transformers.DebertaTokenizerFast.from_pretrained(V1)
+    slow = transformers.DebertaTokenizer.from_pretrained(V1)
+    ours = DebertaTokenizer.from_pretrained(V1)
+
+    print(f"corpus: {len(docs)} documents, {mb:.2f} MB; python {platform.python_version()}, "
+          f"transformers {transformers.__version__}; best of {args.repeat} after warm-up; single thread")  # fmt: skip
+    print()
+    print("| tokenizer | mode | offsets | MB/s | Mtokens/s | vs slow | vs fast |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    results: dict[tuple[str, bool, bool], float] = {}
+    t = time.perf_counter()
+    cold = DebertaTokenizer.from_pretrained(V1)
+    cold_tokens = runner(cold, docs, False, False)()
+    cold_time = time.perf_counter() - t
+    for batched in (False, True):
+        for offsets in (False, True):
+            for name, tok in (("deberta_np", ours), ("fast (Rust)", fast), ("slow (Python)", slow)):
+                if name.startswith("slow") and offsets:
+                    continue  # the slow tokenizer has no offsets
+                seconds, tokens = passes(
+                    runner(tok, docs, batched, offsets), args.repeat if "slow" not in name else 1
+                )
+                results[(name, batched, offsets)] = seconds
+                mode = "batched" if batched else "unbatched"
+                slow_t = results.get(("slow (Python)", batched, False))
+                fast_t = results.get(("fast (Rust)", batched, offsets))
+                vs_slow = f"{slow_t / seconds:.2f}x" if slow_t else "(below)"
+                vs_fast = f"{fast_t / seconds:.2f}x" if fast_t else "-"
+                print(f"| {name} | {mode} | {'on' if offsets else 'off'} | {mb / seconds:.2f} | "
+                      f"{tokens / seconds / 1e6:.2f} | {vs_slow} | {vs_fast} |", flush=True)  # fmt: skip
+    print(f"| deberta_np, cold (first pass, load included) | unbatched | off | {mb / cold_time:.2f} | "
+          f"{cold_tokens / cold_time / 1e6:.2f} | | |")  # fmt: skip
+    print()
+    for batched in (False, True):
+        mode = "batched" if batched else "unbatched"
+        ratio = results[("slow (Python)", batched, False)] / results[("deberta_np", batched, False)]
+        print(f"deberta_np vs slow, {mode}, offsets off: {ratio:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
