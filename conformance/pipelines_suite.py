@@ -1,0 +1,151 @@
+"""Check deberta_np's pipelines against transformers' (no torch, no transformers needed).
+
+The goldens (conformance/golden/pipelines/goldens.json, written by `python -m conformance.generate_pipelines`)
+hold pipeline calls and what transformers 4.57.6 returned. This module rebuilds the same random checkpoints
+bit for bit (conformance/pipeline_models.py) in a temporary directory with the shared deberta-v1 tokenizer,
+repeats each call with `deberta_np.pipeline` and compares:
+
+* exactly: structure, labels, tokens, words, answers, character offsets, indices, and the order of everything;
+* within float tolerance: scores (absolute 1e-5; relative 1e-4 for fill-mask and question answering, whose
+  probabilities can be tiny) and hidden states (absolute 1e-5);
+* for a call transformers refuses: deberta_np must refuse it too (a ValueError or TypeError: InputError,
+  CheckpointError, ...).
+
+`run_checks()` returns one row per check: suite, case, what, value, limit, ok.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from conformance.pipeline_models import TOKENIZER_DIR, build_all, weights_digest
+
+GOLDEN_FILE = Path(__file__).resolve().parent / "golden" / "pipelines" / "goldens.json"
+SUITE = "pipelines"
+ABSOLUTE = 1e-5
+RELATIVE = 1e-4
+RELATIVE_TASKS = (
+    "fill-mask",
+    "question-answering",
+)  # scores are probabilities, some tiny: compare relatively
+
+
+def row(case: str, what: str, value: str, limit: str, ok: bool) -> dict[str, Any]:
+    return {"suite": SUITE, "case": case, "what": what, "value": value, "limit": limit, "ok": ok}
+
+
+def compare(
+    expected: Any, actual: Any, relative: bool, path: str = "", numeric: bool = False
+) -> tuple[str | None, float]:
+    """(the first exact mismatch or None, the largest score difference). `numeric`: inside a score or a hidden
+    state, where floats are compared with tolerance; everywhere else values must be equal."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(actual) != set(expected):
+            return f"{path or 'result'}: expected keys {sorted(expected)}, got {_describe(actual)}", 0.0
+        worst = 0.0
+        for key in expected:
+            mismatch, diff = compare(
+                expected[key], actual[key], relative, f"{path}.{key}", numeric or key in ("score", "scores")
+            )
+            if mismatch:
+                return mismatch, diff
+            worst = max(worst, diff)
+        return None, worst
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return f"{path or 'result'}: expected a list of {len(expected)}, got {_describe(actual)}", 0.0
+        worst = 0.0
+        for index, (e, a) in enumerate(zip(expected, actual)):
+            mismatch, diff = compare(e, a, relative, f"{path}[{index}]", numeric)
+            if mismatch:
+                return mismatch, diff
+            worst = max(worst, diff)
+        return None, worst
+    if (
+        numeric
+        and isinstance(expected, float)
+        and isinstance(actual, (int, float))
+        and not isinstance(actual, bool)
+    ):
+        diff = abs(float(actual) - expected)
+        if relative:
+            diff = diff / abs(expected) if expected else diff
+        return None, diff if math.isfinite(diff) else math.inf
+    if type(expected) is not type(actual) or expected != actual:
+        return f"{path or 'result'}: expected {expected!r}, got {actual!r}"[:300], 0.0
+    return None, 0.0
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+def check_case(spec: dict, pipelines: dict, directories: dict[str, Path]) -> dict[str, Any]:
+    from deberta_np import pipeline
+
+    key = (spec["task"], spec["model"], json.dumps(spec["init"], sort_keys=True))
+    try:
+        if key not in pipelines:
+            pipelines[key] = pipeline(spec["task"], model=directories[spec["model"]], **spec["init"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            actual = pipelines[key](*spec["args"], **spec["kwargs"])
+        error = None
+    except (ValueError, TypeError) as caught:  # InputError, CheckpointError, ConfigError are ValueErrors
+        actual, error = None, caught
+    if "error" in spec:
+        what = f"refused like transformers ({spec['error']})"
+        if error is None:
+            return row(spec["id"], what, f"no error: {_describe(actual)}", "an error", False)
+        return row(spec["id"], what, f"{type(error).__name__}: {error}"[:100], "an error", True)
+    if error is not None:
+        return row(spec["id"], "result", f"{type(error).__name__}: {error}"[:200], "no error", False)
+    relative = spec["task"] in RELATIVE_TASKS
+    hidden = spec["task"] == "feature-extraction"
+    mismatch, diff = compare(spec["output"], actual, relative, numeric=hidden)
+    if hidden:
+        what = "hidden states: max abs diff"
+    else:
+        what = "labels/tokens/spans/offsets equal; scores: " + (
+            "max rel diff" if relative else "max abs diff"
+        )
+    limit = RELATIVE if relative else ABSOLUTE
+    if mismatch:
+        return row(spec["id"], what, mismatch, f"{limit:.0e}", False)
+    return row(spec["id"], what, f"{diff:.2e}", f"{limit:.0e}", diff <= limit)
+
+
+def run_checks() -> list[dict[str, Any]]:
+    """All pipeline checks (rows for `python -m conformance`)."""
+    if not TOKENIZER_DIR.is_dir():
+        return [row("setup", "shared deberta-v1 tokenizer", f"{TOKENIZER_DIR} not found: skipped", "", True)]
+    if not GOLDEN_FILE.exists():
+        return [row("setup", "pipeline goldens", f"{GOLDEN_FILE} missing", "", False)]
+    golden = json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))
+    models = golden["metadata"]["models"]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="deberta_np-pipelines-") as tmp:
+        directories = build_all(Path(tmp), sorted(models))
+        for name, directory in directories.items():
+            digest = weights_digest(directory)
+            ok = digest == models[name]["sha256"]
+            rows.append(
+                row(f"model {name}", "rebuilt weights are bit-identical (sha256)", digest[:16], "", ok)
+            )
+        pipelines: dict = {}
+        for spec in golden["cases"]:
+            rows.append(check_case(spec, pipelines, directories))
+    return rows
+
+
+if __name__ == "__main__":
+    results = run_checks()
+    for r in results:
+        print(f"{'ok ' if r['ok'] else 'FAIL'} {r['case']:<45} {r['what']:<60} {r['value']}")
+    raise SystemExit(0 if all(r["ok"] for r in results) else 1)
