@@ -157,6 +157,10 @@ class NeedsPinnedSplit(Exception):
 # --- BPE model ---------------------------------------------------------------------------------------------------
 
 
+# Per piece: token ids, each token's start and end character inside the piece, token strings.
+Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[str, ...]]
+
+
 class ByteLevelBPE:
     """A byte-level BPE model: vocabulary (token -> id), merge ranks, and a bounded per-piece cache."""
 
@@ -171,8 +175,8 @@ class ByteLevelBPE:
         self.ranks: dict[tuple[str, str], int] = {pair: rank for rank, pair in enumerate(merges)}
         self.unk_id = unk_id
         self.cache_size = cache_size
-        # piece -> (ids, spans): token ids and, for each token, its (start, end) character span inside the piece.
-        self.cache: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = {}
+        self.cache: dict[str, Entry] = {}
+        self._id_to_token = {i: t for t, i in vocab.items()}
 
     def merge(self, word: str) -> list[str]:
         """BPE on one byte-level word: repeatedly merge every occurrence (left to right) of the best-ranked pair."""
@@ -198,8 +202,8 @@ class ByteLevelBPE:
             symbols = merged
         return symbols
 
-    def encode_piece(self, piece: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
-        """Ids and piece-relative character spans of one pre-token (cached).
+    def encode_piece(self, piece: str) -> Entry:
+        """Ids, piece-relative character starts and ends, and token strings of one pre-token (cached).
 
         A token made of some of the bytes of a multi-byte character spans that whole character, so two tokens can
         share a character (as in the reference's offsets)."""
@@ -214,7 +218,7 @@ class ByteLevelBPE:
         self.cache[piece] = entry
         return entry
 
-    def _encode_uncached(self, piece: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+    def _encode_uncached(self, piece: str) -> Entry:
         tokens = self.merge(to_byte_level(piece))
         # char_of_byte[i]: index (in the piece) of the character that holds the piece's i-th UTF-8 byte.
         if piece.isascii():
@@ -222,7 +226,7 @@ class ByteLevelBPE:
         else:
             char_of_byte = [i for i, ch in enumerate(piece) for _ in range(len(ch.encode("utf-8")))]
         vocab, unk = self.vocab, self.unk_id
-        ids, spans, byte_pos = [], [], 0
+        ids, starts, ends, strings, byte_pos = [], [], [], [], 0
         for token in tokens:
             end = byte_pos + len(token)
             token_id = vocab.get(token, unk)
@@ -230,6 +234,8 @@ class ByteLevelBPE:
             # the slow tokenizer and GPT-2; without an unknown token it is dropped, as in the fast one.
             if token_id is not None:
                 ids.append(token_id)
-                spans.append((char_of_byte[byte_pos], char_of_byte[end - 1] + 1))
+                starts.append(char_of_byte[byte_pos])
+                ends.append(char_of_byte[end - 1] + 1)
+                strings.append(self._id_to_token[token_id])
             byte_pos = end
-        return tuple(ids), tuple(spans)
+        return tuple(ids), tuple(starts), tuple(ends), tuple(strings)

@@ -21,6 +21,7 @@ transformers tokenizers disagree we follow the fast one, except where it loses t
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -414,9 +415,16 @@ class DebertaTokenizer:
     def _encode_text(self, text: str, details: bool) -> Encoding:
         """One text (no special tokens): ids and, with `details`, tokens, character offsets and word indices."""
         ids: list[int] = []
+        # With details, offsets are built at the end from three parallel lists (the piece's start in the text and
+        # the token's span inside its piece) by C-level map/zip: per-token Python work is the costliest part.
         tokens: list[str] = []
-        offsets: list[tuple[int, int]] = []
+        bases: list[int] = []
+        starts: list[int] = []
+        ends: list[int] = []
         words: list[int | None] = []
+        clamps: list[
+            tuple[int, int, int]
+        ] = []  # (first token, last token + 1, segment start) of prefixed segments
         word = 0  # the reference numbers words across added tokens and pre-tokenizer pieces alike
         for start, end, added_id in self._split_added(text):
             if added_id is not None:
@@ -425,7 +433,9 @@ class DebertaTokenizer:
                     tokens.append(
                         text[start:end]
                     )  # as the reference: the matched text, absorbed space included
-                    offsets.append((start, end))
+                    bases.append(start)
+                    starts.append(0)
+                    ends.append(end - start)
                     words.append(word)
                 word += 1
                 continue
@@ -440,23 +450,29 @@ class DebertaTokenizer:
             except UnicodeEncodeError:
                 raise _surrogate_error(text) from None
             if not details:
-                for piece_ids, _ in entries:
-                    ids += piece_ids
+                for entry in entries:
+                    ids += entry[0]
                 continue
-            id_to_token = self._id_to_token
+            first = len(ids)
             pos = start - prefixed
-            for piece, (piece_ids, spans) in zip(pieces, entries):
+            for piece, (piece_ids, piece_starts, piece_ends, piece_tokens) in zip(pieces, entries):
+                n = len(piece_ids)
                 ids += piece_ids
-                tokens += [id_to_token[i] for i in piece_ids]
-                if prefixed:
-                    offsets += [(max(pos + a, start), max(pos + b, start + 1)) for a, b in spans]
-                else:
-                    offsets += [(pos + a, pos + b) for a, b in spans]
-                words += [word] * len(piece_ids)
+                tokens += piece_tokens
+                starts += piece_starts
+                ends += piece_ends
+                bases += [pos] * n
+                words += [word] * n
                 word += 1
                 pos += len(piece)
+            if prefixed:
+                clamps.append((first, len(ids), start))
         if not details:
             return Encoding.from_sequence(ids, None, None, None)
+        offsets = list(zip(map(operator.add, bases, starts), map(operator.add, bases, ends)))
+        for lo, hi, start in clamps:
+            # the prefix space (position start - 1) belongs to the segment's first character
+            offsets[lo:hi] = [(max(a, start), max(b, start + 1)) for a, b in offsets[lo:hi]]
         return Encoding.from_sequence(ids, tokens, offsets, words)
 
     def _pieces(self, segment: str) -> tuple[list[str], list[tuple]]:

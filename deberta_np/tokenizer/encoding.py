@@ -87,12 +87,20 @@ class Encoding:
         )
 
     def as_sequence(self, sequence_id: int, type_id: int) -> Encoding:
-        """A copy (overflow windows too) marked as sequence `sequence_id` (0: A, 1: B) with `type_id`."""
-        out = self.slice(0, len(self.ids))
-        out.type_ids = [type_id] * len(self.ids)
-        out.sequence_ids = [sequence_id] * len(self.ids)
-        out.overflowing = [o.as_sequence(sequence_id, type_id) for o in self.overflowing]
-        return out
+        """This encoding (overflow windows too) marked as sequence `sequence_id` (0: A, 1: B) with `type_id`;
+        the token lists are shared, not copied."""
+        n = len(self.ids)
+        return Encoding(
+            self.ids,
+            [type_id] * n,
+            self.tokens,
+            self.offsets,
+            self.word_ids,
+            self.special_tokens_mask,
+            self.attention_mask,
+            [sequence_id] * n,
+            [o.as_sequence(sequence_id, type_id) for o in self.overflowing],
+        )
 
 
 # --- truncation --------------------------------------------------------------------------------------------------
@@ -210,17 +218,41 @@ class Template:
         return sum(len(item) == 3 for item in (self.pair if is_pair else self.single))
 
     def apply(self, first: Encoding, second: Encoding | None, add_special_tokens: bool) -> Encoding:
-        out = Encoding([], [], [], [], [])
+        parts = []
         for item in self.pair if second is not None else self.single:
             if len(item) == 2:
                 name, type_id = item
-                part = first.as_sequence(0, type_id) if name == "A" else second.as_sequence(1, type_id)
+                parts.append(first.as_sequence(0, type_id) if name == "A" else second.as_sequence(1, type_id))
             elif add_special_tokens:
-                part = Encoding.special(*item)
-            else:
-                continue
-            out = merge(out, part)
+                parts.append(Encoding.special(*item))
+        if any(p.overflowing for p in parts):
+            out = Encoding([], [], [], [], [])
+            for part in parts:
+                out = merge(out, part)
+            return out
+        return concat_all(parts)  # the common case, in one pass instead of pairwise merges
+
+
+def concat_all(parts: list[Encoding]) -> Encoding:
+    """Concatenation of encodings without overflow windows."""
+
+    def join(lists: list[list]) -> list:
+        out: list = []
+        for values in lists:
+            out += values
         return out
+
+    detailed = all(p.detailed for p in parts)
+    return Encoding(
+        join([p.ids for p in parts]),
+        join([p.type_ids for p in parts]),
+        join([p.tokens for p in parts]) if detailed else None,
+        join([p.offsets for p in parts]) if detailed else None,
+        join([p.word_ids for p in parts]) if detailed else None,
+        join([p.special_tokens_mask for p in parts]),
+        join([p.attention_mask for p in parts]),
+        join([p.sequence_ids for p in parts]),
+    )
 
 
 # --- padding -------------------------------------------------------------------------------------------------------
