@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", metavar="DIR", help="check a downloaded checkpoint directory")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument(
-        "--examples", type=int, default=25, help="--live: random configs to draw (default 25)"
+        "--examples", type=int, default=6, help="--live: random configs per head and version (default 6)"
     )
     parser.add_argument("--no-base", action="store_true", help="--live: skip the deberta-base-shaped model")
     args = parser.parse_args(argv)

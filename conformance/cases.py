@@ -37,6 +37,7 @@ class Case:
     file_format: str = "safetensors"  # "safetensors", "sharded-safetensors" or "bin"
     stored_dtype: str = "float32"  # dtype of the tensors in the checkpoint file
     position_ids: bool = False  # pass explicit position_ids (offset by 3)
+    version: str = "v1"  # "v1" (DebertaModel...) or "v2" (DebertaV2Model..., also DeBERTa-v3)
     hf_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -138,6 +139,110 @@ CASES = [
         covers="2 heads of 16, L=16 much longer than P=3 (most pairs clamped), exact gelu",
     ),
 ]
+
+V2_CASES = [
+    Case(
+        "v2-v3-like-buckets-shared-key",
+        "sequence_classification",
+        {
+            "position_buckets": 8,
+            "max_relative_positions": 32,
+            "norm_rel_ebd": "layer_norm",
+            "share_att_key": True,
+            "pos_att_type": "p2c|c2p",
+            "num_labels": 3,
+        },
+        length=24,
+        covers="DeBERTa-v3's layout: log buckets (mid 4 < L=24), LayerNorm on the table, share_att_key, NLI-like head",
+        version="v2",
+    ),
+    Case(
+        "v2-xlarge-like-conv-mlm",
+        "masked_lm",
+        {
+            "conv_kernel_size": 3,
+            "conv_act": "gelu",
+            "position_buckets": 8,
+            "max_relative_positions": 32,
+            "norm_rel_ebd": "layer_norm",
+            "share_att_key": True,
+            "pos_att_type": "p2c|c2p",
+            "legacy": False,
+            "tie_word_embeddings": False,
+        },
+        length=18,
+        covers="v2-xlarge's layout: ConvLayer (k=3, gelu) after layer 0, buckets, Microsoft MLM head, .bin",
+        file_format="bin",
+        version="v2",
+    ),
+    Case(
+        "v2-own-pos-proj-clamped-abs",
+        "token_classification",
+        {
+            "position_buckets": -1,
+            "max_relative_positions": 5,
+            "share_att_key": False,
+            "pos_att_type": "c2p|p2c",
+            "position_biased_input": True,
+            "type_vocab_size": 2,
+            "embedding_size": 24,
+            "attention_head_size": 8,
+            "num_labels": 4,
+        },
+        length=12,
+        covers="no buckets, clamped (L=12 > P=5), pos_key_proj/pos_query_proj, absolute positions, token types, embed_proj",
+        version="v2",
+        position_ids=True,
+    ),
+    Case(
+        "v2-p2c-conv-groups-f16",
+        "question_answering",
+        {
+            "pos_att_type": "p2c",
+            "conv_kernel_size": 5,
+            "conv_groups": 2,
+            "conv_act": "tanh",
+            "position_buckets": 6,
+            "max_relative_positions": 20,
+            "hidden_act": "gelu_new",
+        },
+        length=15,
+        covers="p2c only with its own projection, ConvLayer k=5 in 2 groups, buckets 6, QA head, F16 file",
+        stored_dtype="float16",
+        version="v2",
+    ),
+    Case(
+        "v2-multiple-choice",
+        "multiple_choice",
+        {
+            "position_buckets": 4,
+            "max_relative_positions": 16,
+            "share_att_key": True,
+            "pos_att_type": "c2p|p2c",
+            "norm_rel_ebd": "layer_norm",
+        },
+        length=14,
+        covers="the multiple-choice head (1 example x 3 choices), buckets 4",
+        version="v2",
+    ),
+    Case(
+        "v2-legacy-mlm-c2p-bf16-sharded",
+        "masked_lm",
+        {
+            "pos_att_type": "c2p",
+            "embedding_size": 24,
+            "legacy": True,
+            "max_relative_positions": 6,
+            "hidden_act": "silu",
+        },
+        length=10,
+        covers="legacy MLM head cls.* (E=24), c2p only, no buckets, BF16 sharded safetensors",
+        file_format="sharded-safetensors",
+        stored_dtype="bfloat16",
+        version="v2",
+    ),
+]
+CASES = CASES + V2_CASES
 
 # Tolerances (max abs diff at valid positions)
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}

@@ -9,12 +9,24 @@ import numpy as np
 
 from conformance.cases import TOLERANCE
 from deberta_np import xp as shim
-from deberta_np.modeling import MODEL_CLASSES
+from deberta_np.modeling import MODEL_CLASSES, V2_MODEL_CLASSES
 from deberta_np.safetensors_io import read_safetensors
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "models"
 OLD_MASKING_FILE = "golden-transformers-4.46.safetensors"
 OUTPUT_FIELDS = ("last_hidden_state", "logits", "start_logits", "end_logits")
+
+
+POOLED_HEADS = ("sequence_classification", "multiple_choice")  # logits [B, T] / [B, C]: compared whole
+
+
+def model_class(head: str, version: str = "v1") -> type:
+    return (V2_MODEL_CLASSES if version == "v2" else MODEL_CLASSES)[head]
+
+
+def valid_positions(attention_mask: np.ndarray) -> np.ndarray:
+    """[B, L] (or [B, C, L] for multiple choice, flattened to [B*C, L] as the model does) -> bool."""
+    return attention_mask.reshape(-1, attention_mask.shape[-1]).astype(bool)
 
 
 def row(suite: str, case: str, what: str, value: float, limit: float) -> dict[str, Any]:
@@ -46,11 +58,11 @@ def check_case(
 ) -> list[dict[str, Any]]:
     golden, metadata = read_safetensors(directory / "golden.safetensors")
     inputs = {k.split(".", 1)[1]: v for k, v in golden.items() if k.startswith("inputs.")}
-    valid = inputs["attention_mask"].astype(bool)
-    head = metadata["head"]
+    valid = valid_positions(inputs["attention_mask"])
+    head, version = metadata["head"], metadata.get("version", "v1")
     rows = []
     for dtype in dtypes:
-        model = MODEL_CLASSES[head].from_pretrained(directory, device=device, dtype=dtype)
+        model = model_class(head, version).from_pretrained(directory, device=device, dtype=dtype)
         out = model(**inputs, output_hidden_states=True, output_attentions=True)
         hidden = [shim.to_numpy(a) for a in out.hidden_states]
         attention = [shim.to_numpy(a) for a in out.attentions]
@@ -64,7 +76,7 @@ def check_case(
         rows.append(row("model", label, f"{dtype} attentions (all layers)", attentions, tolerance))
         for field in OUTPUT_FIELDS:
             if f"{dtype}.{field}" in golden:
-                per_token = head != "sequence_classification"  # pooled logits [B, T] are compared whole
+                per_token = head not in POOLED_HEADS
                 ours = shim.to_numpy(getattr(out, field))
                 diff = valid_diff(ours, golden[f"{dtype}.{field}"], valid if per_token else None)
                 rows.append(row("model", label, f"{dtype} {field}", diff, tolerance))
@@ -79,9 +91,13 @@ def check_padded_positions(directory: Path, device: str = "cpu") -> list[dict[st
     rows = []
     references = [(False, golden, "4.57.6, uniform rows")]
     if (directory / OLD_MASKING_FILE).exists():
-        references.append((True, read_safetensors(directory / OLD_MASKING_FILE)[0], "4.46.3, zero rows"))
+        old = read_safetensors(directory / OLD_MASKING_FILE)[0]
+        if any(not np.array_equal(old[k], golden[k]) for k in golden if k.startswith("inputs.")):
+            return [{"suite": "model", "case": label, "what": OLD_MASKING_FILE, "value": "stale: other inputs",
+                     "limit": "-", "ok": False}]  # fmt: skip
+        references.append((True, old, "4.46.3, zero rows"))
     for zero_rows, reference, name in references:
-        model = MODEL_CLASSES[head].from_pretrained(
+        model = model_class(head, metadata.get("version", "v1")).from_pretrained(
             directory, device=device, zero_fully_masked_rows=zero_rows
         )
         out = model(**inputs, output_hidden_states=True, output_attentions=True)

@@ -35,9 +35,18 @@ PINNED_TRANSFORMERS = "4.57.6"
 SEED = 20261126
 
 
-def hf_classes() -> dict[str, Any]:
+def hf_classes(version: str = "v1") -> dict[str, Any]:
     import transformers
 
+    if version == "v2":
+        return {
+            "base": transformers.DebertaV2Model,
+            "masked_lm": transformers.DebertaV2ForMaskedLM,
+            "sequence_classification": transformers.DebertaV2ForSequenceClassification,
+            "token_classification": transformers.DebertaV2ForTokenClassification,
+            "question_answering": transformers.DebertaV2ForQuestionAnswering,
+            "multiple_choice": transformers.DebertaV2ForMultipleChoice,
+        }
     return {
         "base": transformers.DebertaModel,
         "masked_lm": transformers.DebertaForMaskedLM,
@@ -47,15 +56,17 @@ def hf_classes() -> dict[str, Any]:
     }
 
 
-def random_model(config: dict[str, Any], head: str, seed: int, scale: float = 0.2) -> Any:
+def random_model(
+    config: dict[str, Any], head: str, seed: int, scale: float = 0.2, version: str = "v1"
+) -> Any:
     """A transformers model with every parameter drawn from a seeded normal distribution N(0, scale)."""
     import torch
     import transformers
 
     torch.set_num_threads(1)  # reproducible float32 reductions
     torch.manual_seed(seed)
-    hf_config = transformers.DebertaConfig(**config)
-    model = hf_classes()[head](hf_config).eval()
+    config_class = transformers.DebertaV2Config if version == "v2" else transformers.DebertaConfig
+    model = hf_classes(version)[head](config_class(**config)).eval()
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in sorted(model.named_parameters()):
@@ -87,6 +98,8 @@ def make_inputs(case: Case, config: dict[str, Any], seed: int) -> dict[str, np.n
         inputs["position_ids"] = np.broadcast_to(
             np.arange(3, 3 + length, dtype=np.int64), (batch, length)
         ).copy()
+    if case.head == "multiple_choice":  # one example with 3 choices
+        inputs = {k: v[None] for k, v in inputs.items()}
     return inputs
 
 
@@ -105,12 +118,15 @@ def float64_reference() -> Iterator[None]:
     def scale_in_float64(query_layer: Any, scale_factor: int) -> Any:
         return torch.sqrt(torch.tensor(query_layer.size(-1), dtype=torch.float64) * scale_factor)
 
-    saved = md.DebertaLayerNorm.forward, md.scaled_size_sqrt
+    from transformers.models.deberta_v2 import modeling_deberta_v2 as md2
+
+    saved = md.DebertaLayerNorm.forward, md.scaled_size_sqrt, md2.scaled_size_sqrt
     md.DebertaLayerNorm.forward, md.scaled_size_sqrt = layer_norm_in_input_dtype, scale_in_float64
+    md2.scaled_size_sqrt = scale_in_float64  # v2's LayerNorm is torch's own: no float32 round trip to remove
     try:
         yield
     finally:
-        md.DebertaLayerNorm.forward, md.scaled_size_sqrt = saved
+        md.DebertaLayerNorm.forward, md.scaled_size_sqrt, md2.scaled_size_sqrt = saved
 
 
 def reference_outputs(model: Any, inputs: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
@@ -158,13 +174,15 @@ def generate_case(case: Case, seed: int) -> dict[str, Any]:
     import transformers
 
     config = {**TINY, **case.config}
-    model = random_model(config, case.head, seed)
+    model = random_model(config, case.head, seed, version=case.version)
     if case.stored_dtype != "float32":
         # The golden is computed from exactly the weights the file holds.
         model.to(getattr(torch, case.stored_dtype)).to(torch.float32)
     directory = GOLDEN / case.name
-    if directory.exists():
-        shutil.rmtree(directory)
+    if directory.exists():  # start clean, but keep the transformers 4.46 golden (made by --old-masking)
+        for path in directory.iterdir():
+            if path.name != OLD_MASKING_FILE:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
     save_checkpoint(model, directory, case)
     inputs = make_inputs(case, config, seed + 1)
     tensors = {f"inputs.{k}": v for k, v in inputs.items()}
@@ -173,6 +191,7 @@ def generate_case(case: Case, seed: int) -> dict[str, Any]:
     metadata = {
         "case": case.name,
         "head": case.head,
+        "version": case.version,
         "hf_class": type(model).__name__,
         "covers": case.covers,
         "file_format": case.file_format,
@@ -227,7 +246,7 @@ def generate_old_masking() -> None:
         raise SystemExit(f"--old-masking needs transformers 4.46.x, found {transformers.__version__}")
     torch.set_num_threads(1)
     for case in CASES:
-        if case.config.get("legacy") is False:
+        if case.config.get("legacy") is False or case.version != "v1":
             continue
         directory = GOLDEN / case.name
         golden = safetensors.numpy.load_file(directory / "golden.safetensors")

@@ -3,7 +3,8 @@
 1. Random configs and inputs drawn by hypothesis (every flag of the v1 model, every head, both MLM layouts,
    both file formats, padding, lengths on both sides of max_relative_positions), float32 and float64.
 2. A deberta-base-shaped model (vocab 50265, hidden 768, 12 layers, 12 heads, c2p|p2c) with random weights,
-   every head, float32.
+   every head, and a deberta-v3-base-shaped one (vocab 128100, 256 log buckets, share_att_key, LayerNorm on
+   the relative table), float32.
 Needs the oracle extra (torch, transformers 4.57.6). Nothing is downloaded or committed.
 """
 
@@ -16,11 +17,10 @@ from typing import Any
 import numpy as np
 
 from conformance.cases import TOLERANCE, Case
-from conformance.check import row, valid_diff
+from conformance.check import POOLED_HEADS, model_class, row, valid_diff, valid_positions
 from conformance.generate import make_inputs, random_model, reference_outputs, save_checkpoint
 from deberta_np import xp as shim
 from deberta_np.config import ACTIVATION_NAMES
-from deberta_np.modeling import MODEL_CLASSES
 
 HEADS = (
     "base",
@@ -29,11 +29,12 @@ HEADS = (
     "sequence_classification",
     "token_classification",
     "question_answering",
+    "multiple_choice",  # v2 only
 )
 
 
-def draw_case(data: Any) -> tuple[Case, str]:
-    """A random tiny config, head, file format and input length (hypothesis `data` object)."""
+def draw_case(data: Any, head: str) -> tuple[Case, str]:
+    """A random tiny config for `head`, file format and input length (hypothesis `data` object)."""
     from hypothesis import strategies as st
 
     heads = data.draw(st.sampled_from([1, 2, 4]), label="heads")
@@ -41,7 +42,6 @@ def draw_case(data: Any) -> tuple[Case, str]:
     hidden = heads * head_dim
     relative = data.draw(st.booleans(), label="relative_attention")
     absolute = data.draw(st.booleans(), label="position_biased_input") or not relative
-    head = data.draw(st.sampled_from(HEADS), label="head")
     config = {
         "vocab_size": data.draw(st.integers(8, 120), label="vocab"),
         "hidden_size": hidden,
@@ -66,6 +66,21 @@ def draw_case(data: Any) -> tuple[Case, str]:
         config["embedding_size"] = data.draw(st.sampled_from([4, 6, 12]), label="embedding_size")
     if head == "masked_lm":
         config.update(legacy=False, tie_word_embeddings=False)  # spec §3.1: 4.57.6 breaks the tied variant
+    version = data.draw(st.sampled_from(["v1", "v2"]), label="version") if head != "multiple_choice" else "v2"
+    if version == "v2":
+        config.pop("talking_head")
+        config.update(
+            position_buckets=data.draw(st.sampled_from([-1, 4, 6, 8]), label="position_buckets"),
+            norm_rel_ebd=data.draw(st.sampled_from(["none", "layer_norm"]), label="norm_rel_ebd"),
+            share_att_key=data.draw(st.booleans(), label="share_att_key"),
+            conv_kernel_size=data.draw(st.sampled_from([0, 1, 3, 5]), label="conv_kernel_size"),
+            conv_groups=data.draw(
+                st.sampled_from([g for g in (1, 2, 4) if hidden % g == 0]), label="conv_groups"
+            ),
+            conv_act=data.draw(st.sampled_from(ACTIVATION_NAMES), label="conv_act"),
+        )
+        if config["position_buckets"] > 0:
+            config["max_relative_positions"] = data.draw(st.sampled_from([16, 32]), label="max_rel_v2")
     hf_head = "masked_lm" if head.startswith("masked_lm") else head
     case = Case(
         name="live",
@@ -75,6 +90,7 @@ def draw_case(data: Any) -> tuple[Case, str]:
         covers="",
         file_format=data.draw(st.sampled_from(["safetensors", "bin", "sharded-safetensors"]), label="format"),
         position_ids=absolute and data.draw(st.booleans(), label="position_ids"),
+        version=version,
     )
     return case, head
 
@@ -83,52 +99,60 @@ def compare(
     directory: Path, case: Case, reference: dict[str, np.ndarray], inputs: dict[str, np.ndarray], dtype: str
 ) -> float:
     """Max diff at valid positions between deberta_np and `reference` over every output."""
-    model = MODEL_CLASSES[case.head].from_pretrained(directory, dtype=dtype)
+    model = model_class(case.head, case.version).from_pretrained(directory, dtype=dtype)
     out = model(**inputs, output_hidden_states=True, output_attentions=True)
-    valid = inputs["attention_mask"].astype(bool)
+    valid = valid_positions(inputs["attention_mask"])
     worst = 0.0
     for field in ("hidden_states", "attentions"):
         for index, value in enumerate(getattr(out, field)):
             worst = max(worst, valid_diff(shim.to_numpy(value), reference[f"{dtype}.{field}.{index}"], valid))
     for field in ("last_hidden_state", "logits", "start_logits", "end_logits"):
         if f"{dtype}.{field}" in reference:
-            per_token = case.head != "sequence_classification"
+            per_token = case.head not in POOLED_HEADS
             ours = shim.to_numpy(getattr(out, field))
             worst = max(worst, valid_diff(ours, reference[f"{dtype}.{field}"], valid if per_token else None))
     return worst
 
 
 def random_configs(examples: int) -> list[dict[str, Any]]:
+    """`examples` random configs for each head (both versions drawn), compared in float32 and float64."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     worst: dict[tuple[str, str], list[float]] = {}
 
-    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(st.data())
-    def one(data: Any) -> None:
-        case, head = draw_case(data)
+    def one(data: Any, head: str) -> None:
+        case, label = draw_case(data, head)
         seed = data.draw(st.integers(0, 2**31 - 1), label="seed")
-        model = random_model(case.config, case.head, seed)
+        model = random_model(case.config, case.head, seed, version=case.version)
         inputs = make_inputs(case, case.config, seed)
         with tempfile.TemporaryDirectory() as tmp:
             save_checkpoint(model, Path(tmp), case)
             for dtype in ("float32", "float64"):
                 reference = reference_outputs(model, inputs, dtype)
                 diff = compare(Path(tmp), case, reference, inputs, dtype)
-                worst.setdefault((head, dtype), []).append(diff)
-                assert diff <= TOLERANCE[dtype], f"{head} {dtype}: max diff {diff:.3e} > {TOLERANCE[dtype]}"
+                worst.setdefault((f"{case.version} {label}", dtype), []).append(diff)
+                assert diff <= TOLERANCE[dtype], f"{label} {dtype}: max diff {diff:.3e} > {TOLERANCE[dtype]}"
 
-    one()
+    for head in HEADS:
+
+        @settings(
+            max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        @given(st.data())
+        def for_head(data: Any) -> None:
+            one(data, head)  # noqa: B023 (runs before the loop moves on)
+
+        for_head()
     return [
         row(
             "live",
-            f"random configs [{head}] x{len(diffs)}",
+            f"random configs [{name}] x{len(diffs)}",
             f"{dtype} all outputs",
             max(diffs),
             TOLERANCE[dtype],
         )
-        for (head, dtype), diffs in sorted(worst.items())
+        for (name, dtype), diffs in sorted(worst.items())
     ]
 
 
@@ -148,32 +172,42 @@ BASE_SHAPED = {
 }
 
 
-def base_shaped() -> list[dict[str, Any]]:
-    """deberta-base's shapes with random weights (std 0.02 as transformers initialises), every head, float32."""
-    import torch
+V3_BASE_SHAPED = {
+    **BASE_SHAPED,
+    "vocab_size": 128100,
+    "position_buckets": 256,
+    "norm_rel_ebd": "layer_norm",
+    "share_att_key": True,
+    "pos_att_type": "p2c|c2p",
+}
 
+
+def base_shaped() -> list[dict[str, Any]]:
+    """deberta-base's and deberta-v3-base's shapes with random weights (std 0.02, as transformers initialises)."""
     rows = []
-    config = dict(BASE_SHAPED)
-    for head in HEADS:
-        hf_head = "masked_lm" if head.startswith("masked_lm") else head
-        extra = {"legacy": head == "masked_lm_legacy", "tie_word_embeddings": head != "masked_lm"}
-        case = Case("base-shaped", hf_head, {**config, **extra}, length=64, covers="")
-        torch.manual_seed(0)
-        model = random_model(case.config, hf_head, seed=7, scale=0.02)
-        inputs = make_inputs(case, case.config, seed=8)
-        with tempfile.TemporaryDirectory() as tmp:
-            save_checkpoint(model, Path(tmp), case)
-            reference = reference_outputs(model, inputs, "float32")
-            diff = compare(Path(tmp), case, reference, inputs, "float32")
-        rows.append(
-            row(
-                "live",
-                f"deberta-base-shaped [{head}]",
-                "float32 all outputs, 3x64",
-                diff,
-                TOLERANCE["float32"],
-            )
+    models = [("v1", "deberta-base-shaped", BASE_SHAPED, HEADS[:-1])]
+    models.append(
+        (
+            "v2",
+            "deberta-v3-base-shaped",
+            V3_BASE_SHAPED,
+            ("base", "sequence_classification", "question_answering"),
         )
+    )
+    for version, name, config, heads in models:
+        for head in heads:
+            hf_head = "masked_lm" if head.startswith("masked_lm") else head
+            extra = {"legacy": head == "masked_lm_legacy", "tie_word_embeddings": head != "masked_lm"}
+            case = Case(name, hf_head, {**config, **extra}, length=64, covers="", version=version)
+            model = random_model(case.config, hf_head, seed=7, scale=0.02, version=version)
+            inputs = make_inputs(case, case.config, seed=8)
+            with tempfile.TemporaryDirectory() as tmp:
+                save_checkpoint(model, Path(tmp), case)
+                reference = reference_outputs(model, inputs, "float32")
+                diff = compare(Path(tmp), case, reference, inputs, "float32")
+            rows.append(
+                row("live", f"{name} [{head}]", "float32 all outputs, 3x64", diff, TOLERANCE["float32"])
+            )
     return rows
 
 

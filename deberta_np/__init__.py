@@ -8,7 +8,7 @@ out.last_hidden_state.shape  # (1, 4, 768)
 
 from typing import Any
 
-from .config import DebertaConfig
+from .config import DebertaConfig, DebertaV2Config
 from .errors import BackendError, CheckpointError, ConfigError, InputError, UnsafeCheckpointError
 from .modeling import (
     BaseModelOutput,
@@ -17,10 +17,18 @@ from .modeling import (
     DebertaForSequenceClassification,
     DebertaForTokenClassification,
     DebertaModel,
+    DebertaV2ForMaskedLM,
+    DebertaV2ForMultipleChoice,
+    DebertaV2ForQuestionAnswering,
+    DebertaV2ForSequenceClassification,
+    DebertaV2ForTokenClassification,
+    DebertaV2Model,
     MaskedLMOutput,
+    MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
+    load_model,
 )
 
 __version__ = "0.1.0"
@@ -51,11 +59,20 @@ __all__ = [
     "DebertaForTokenClassification",
     "DebertaModel",
     "DebertaTokenizer",
+    "DebertaV2Config",
+    "DebertaV2ForMaskedLM",
+    "DebertaV2ForMultipleChoice",
+    "DebertaV2ForQuestionAnswering",
+    "DebertaV2ForSequenceClassification",
+    "DebertaV2ForTokenClassification",
+    "DebertaV2Model",
     "InputError",
     "MaskedLMOutput",
+    "MultipleChoiceModelOutput",
     "QuestionAnsweringModelOutput",
     "SequenceClassifierOutput",
     "TokenClassifierOutput",
     "UnsafeCheckpointError",
+    "load_model",
     "pipeline",
 ]

@@ -13,16 +13,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import DebertaConfig
+from . import model, model_v2
+from .config import DebertaConfig, DebertaV2Config
 from .errors import CheckpointError
-from .model import HEADS, encoder_parameter_shapes, head_parameter_shapes
+from .model import HEADS, head_parameter_shapes
 
 PREFIX = "deberta."
 ENCODER_ROOTS = ("embeddings.", "encoder.")
 MLM_PREFIXES = {"masked_lm": "lm_predictions.lm_head.", "masked_lm_legacy": "cls.predictions."}
 # Tensors of a head other than the one being loaded: a checkpoint of one task is routinely loaded as another
 # (every official checkpoint is an MLM checkpoint, loaded as a bare encoder or to fine-tune a classifier).
-OTHER_HEAD_PREFIXES = ("lm_predictions.", "cls.", "pooler.", "classifier.", "qa_outputs.")
+# `mask_predictions.*` is the replaced-token-detection head of DeBERTa-v3 discriminators (transformers ignores it).
+OTHER_HEAD_PREFIXES = (
+    "lm_predictions.",
+    "cls.",
+    "pooler.",
+    "classifier.",
+    "qa_outputs.",
+    "mask_predictions.",
+)
 
 
 def canonical_names(state: dict[str, Any], source: str) -> dict[str, Any]:
@@ -52,6 +61,13 @@ def masked_lm_head(state: dict[str, Any], config: DebertaConfig, source: str) ->
     have no `legacy` key, so transformers builds the legacy head from random numbers). We use the head that is in
     the checkpoint; `config.legacy` decides only if both are present.
     """
+    if any(k.startswith("mask_predictions.") for k in state):
+        raise CheckpointError(
+            f"{source} is a replaced-token-detection discriminator (it holds mask_predictions.*, as the DeBERTa-v3 "
+            "checkpoints do): it was trained to tell replaced tokens, not to predict masked ones, so any MLM head "
+            "in it gives meaningless fill-mask output. Use it for classification, tagging or QA fine-tunes, or load "
+            "an MLM-trained checkpoint (DeBERTa v1, v2-xlarge/xxlarge)."
+        )
     present = [head for head, prefix in MLM_PREFIXES.items() if any(k.startswith(prefix) for k in state)]
     if not present:
         raise CheckpointError(
@@ -67,7 +83,8 @@ def masked_lm_head(state: dict[str, Any], config: DebertaConfig, source: str) ->
 
 def expected_shapes(config: DebertaConfig, head: str) -> dict[str, tuple[int, ...]]:
     """Every parameter of `head` on top of the encoder, with checkpoint names and shapes."""
-    shapes = {PREFIX + name: shape for name, shape in encoder_parameter_shapes(config).items()}
+    spec = model_v2 if isinstance(config, DebertaV2Config) else model
+    shapes = {PREFIX + name: shape for name, shape in spec.encoder_parameter_shapes(config).items()}
     shapes.update(head_parameter_shapes(config, head))
     if head == "masked_lm_legacy" and _untied_decoder(config):
         shapes["cls.predictions.decoder.weight"] = (config.vocab_size, config.embedding_size)
@@ -92,6 +109,7 @@ def known_unused(name: str, config: DebertaConfig, head: str) -> bool:
         "sequence_classification": ("pooler.", "classifier."),
         "token_classification": ("classifier.",),
         "question_answering": ("qa_outputs.",),
+        "multiple_choice": ("pooler.", "classifier."),
     }.get(head, ())
     return name.startswith(OTHER_HEAD_PREFIXES) and not name.startswith(head_prefixes)
 

@@ -251,3 +251,106 @@ class DebertaConfig:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+NORM_REL_EBD = ("none", "layer_norm")
+
+
+@dataclass
+class DebertaV2Config(DebertaConfig):
+    """A DeBERTa-v2/v3 `config.json` (transformers' `DebertaV2Config`, code defaults: deberta-v2-xlarge's shape).
+
+    Adds the v2 fields the model reads with `getattr`: position_buckets (log buckets), norm_rel_ebd,
+    share_att_key, the ConvLayer (conv_kernel_size, conv_groups, conv_act) and attention_head_size.
+    """
+
+    vocab_size: int = 128100
+    hidden_size: int = 1536
+    num_hidden_layers: int = 24
+    num_attention_heads: int = 24
+    intermediate_size: int = 6144
+    position_buckets: int = -1
+    norm_rel_ebd: list[str] = field(default_factory=lambda: ["none"])
+    share_att_key: bool = False
+    conv_kernel_size: int = 0
+    conv_groups: int = 1
+    conv_act: str = "tanh"
+    attention_head_size: int | None = None  # None: hidden_size // num_attention_heads
+    model_type: str = "deberta-v2"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.norm_rel_ebd, str):
+            self.norm_rel_ebd = [part.strip() for part in self.norm_rel_ebd.lower().split("|")]
+        elif self.norm_rel_ebd is None:
+            self.norm_rel_ebd = ["none"]
+        if (
+            self.attention_head_size is None
+            and _is_int(self.hidden_size)
+            and _is_int(self.num_attention_heads)
+        ):
+            self.attention_head_size = self.hidden_size // max(self.num_attention_heads, 1)
+        super().__post_init__()
+
+    @property
+    def head_dim(self) -> int:
+        return self.attention_head_size  # type: ignore[return-value]
+
+    @property
+    def scale_factor(self) -> int:
+        """1 + one for each of c2p and p2c (v2 counts only these two, unlike v1)."""
+        return 1 + ("c2p" in self.pos_att_type) + ("p2c" in self.pos_att_type)
+
+    @property
+    def position_span(self) -> int:
+        """att_span: the number of relative positions on each side, position_buckets if set, else P."""
+        return self.position_buckets if self.position_buckets > 0 else self.max_relative
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("position_buckets",):
+            if not _is_int(getattr(self, name)):
+                raise ConfigError(f"config field {name} must be an integer, got {getattr(self, name)!r}")
+        if (
+            not _is_int(self.conv_kernel_size)
+            or self.conv_kernel_size < 0
+            or (self.conv_kernel_size > 0 and self.conv_kernel_size % 2 == 0)
+        ):
+            raise ConfigError(
+                f"config field conv_kernel_size must be 0 (no ConvLayer) or odd, got {self.conv_kernel_size!r} "
+                "(an even kernel changes the sequence length in transformers' Conv1d)"
+            )
+        if not _is_int(self.conv_groups) or self.conv_groups <= 0 or self.hidden_size % self.conv_groups:
+            raise ConfigError(f"config field conv_groups must divide hidden_size, got {self.conv_groups!r}")
+        if self.conv_act not in ACTIVATION_NAMES:
+            raise ConfigError(f"config field conv_act: unknown activation {self.conv_act!r}")
+        if not isinstance(self.share_att_key, bool):
+            raise ConfigError(f"config field share_att_key must be true or false, got {self.share_att_key!r}")
+        for part in self.norm_rel_ebd:
+            if part not in NORM_REL_EBD:
+                raise ConfigError(
+                    f"config field norm_rel_ebd: unknown value {part!r}; use 'layer_norm' or 'none'"
+                )
+        if not _is_int(self.attention_head_size) or self.attention_head_size <= 0:
+            raise ConfigError(
+                f"config field attention_head_size must be a positive integer, got {self.attention_head_size!r}"
+            )
+        if self.attention_head_size * self.num_attention_heads != self.hidden_size:
+            raise ConfigError(
+                f"config field attention_head_size ({self.attention_head_size}) times num_attention_heads "
+                f"({self.num_attention_heads}) must equal hidden_size ({self.hidden_size}): the attention output "
+                "projection is hidden_size x hidden_size"
+            )
+        if (
+            self.relative_attention
+            and self.position_buckets > 0
+            and self.max_relative - 1 == self.position_buckets // 2
+        ):
+            raise ConfigError(
+                "config field max_relative_positions - 1 must differ from position_buckets // 2: the log buckets "
+                "divide by log((max_relative_positions - 1) / (position_buckets // 2))"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        values = super().to_dict()
+        values["norm_rel_ebd"] = "|".join(self.norm_rel_ebd)
+        return values

@@ -356,6 +356,7 @@ HEADS = (
     "sequence_classification",
     "token_classification",
     "question_answering",
+    "multiple_choice",  # DeBERTa-v2/v3 only (model_v2.multiple_choice_head)
 )
 
 
@@ -437,4 +438,12 @@ def head_parameter_shapes(config: DebertaConfig, head: str) -> dict[str, tuple[i
         return {"classifier.weight": (t, h), "classifier.bias": (t,)}
     if head == "question_answering":
         return {"qa_outputs.weight": (2, h), "qa_outputs.bias": (2,)}
+    if head == "multiple_choice":
+        hp = c.pooler_hidden_size
+        return {
+            "pooler.dense.weight": (hp, hp),
+            "pooler.dense.bias": (hp,),
+            "classifier.weight": (1, h),
+            "classifier.bias": (1,),
+        }
     raise ValueError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 import numpy
 
-from . import model
+from . import model, model_v2
 from . import xp as shim
 from .checkpoint import PREFIX, canonical_names, masked_lm_head, nest, select_parameters
-from .config import DebertaConfig
+from .config import DebertaConfig, DebertaV2Config
 from .errors import ConfigError, InputError
 from .weights import find_checkpoint_files, read_state_dict
 
@@ -85,9 +85,11 @@ class QuestionAnsweringModelOutput(ModelOutput):
 
 
 class DebertaPreTrainedModel:
-    """Loading, input checking and the encoder call shared by the five model classes."""
+    """Loading, input checking and the encoder call shared by the model classes of v1 and v2/v3."""
 
     head: str = "base"  # the class's head; for DebertaForMaskedLM, the layout found in the checkpoint
+    config_class: type[DebertaConfig] = DebertaConfig
+    spec: ModuleType = model  # the module holding the encoder's forward pass (model.py or model_v2.py)
 
     def __init__(
         self,
@@ -98,12 +100,19 @@ class DebertaPreTrainedModel:
         source: str = "state dict",
     ) -> None:
         """Build from a config and a state dict (names as in any checkpoint; checked strictly, cast to dtype)."""
+        if not isinstance(config, self.config_class):
+            raise ConfigError(
+                f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}"
+            )
         self.config = config
         self.device = device
         self.dtype = shim.check_dtype(dtype)
         self.xp: ModuleType = shim.backend(device)
         self.source = source
-        if self.head == "sequence_classification" and config.pooler_hidden_size != config.hidden_size:
+        if (
+            self.head in ("sequence_classification", "multiple_choice")
+            and config.pooler_hidden_size != config.hidden_size
+        ):
             raise ConfigError(
                 f"config field pooler_hidden_size ({config.pooler_hidden_size}) must equal hidden_size "
                 f"({config.hidden_size}): the pooler reads the first token's hidden state"
@@ -129,7 +138,14 @@ class DebertaPreTrainedModel:
         shim.check_dtype(dtype)
         shim.backend(device)  # fail before reading gigabytes
         path = Path(path)
-        config = DebertaConfig.from_pretrained(path, **config_overrides)
+        config = cls.config_class.from_pretrained(path, **config_overrides)
+        expected = cls.config_class.__dataclass_fields__["model_type"].default
+        if config.model_type != expected:
+            family = "DebertaV2" if config.model_type == "deberta-v2" else "Deberta"
+            raise ConfigError(
+                f"{path}: config.json says model_type={config.model_type!r}, but {cls.__name__} reads "
+                f"{expected!r} checkpoints: use the {family}* classes (or deberta_np.load_model)"
+            )
         files = find_checkpoint_files(path)
         source = str(files[0]) if len(files) == 1 else f"{path} ({len(files)} shards)"
         return cls(config, read_state_dict(path), device=device, dtype=dtype, source=source)
@@ -256,7 +272,7 @@ class DebertaPreTrainedModel:
         ids, mask, types, positions = self.prepare_inputs(
             input_ids, attention_mask, token_type_ids, position_ids
         )
-        h, hidden, attentions = model.deberta(
+        h, hidden, attentions = self.spec.deberta(
             ids,
             mask,
             types,
@@ -396,6 +412,86 @@ class DebertaForQuestionAnswering(DebertaPreTrainedModel):
         )
 
 
+# ================================================================================================================
+# DeBERTa-v2 and v3: the same classes over model_v2's encoder, plus multiple choice
+# ================================================================================================================
+
+
+class DebertaV2Model(DebertaModel):
+    config_class = DebertaV2Config
+    spec = model_v2
+
+
+class DebertaV2ForMaskedLM(DebertaForMaskedLM):
+    """Masked-token prediction (v2-xlarge/xxlarge; v3 checkpoints are discriminators and are refused)."""
+
+    config_class = DebertaV2Config
+    spec = model_v2
+
+
+class DebertaV2ForSequenceClassification(DebertaForSequenceClassification):
+    config_class = DebertaV2Config
+    spec = model_v2
+
+
+class DebertaV2ForTokenClassification(DebertaForTokenClassification):
+    config_class = DebertaV2Config
+    spec = model_v2
+
+
+class DebertaV2ForQuestionAnswering(DebertaForQuestionAnswering):
+    config_class = DebertaV2Config
+    spec = model_v2
+
+
+@dataclass
+class MultipleChoiceModelOutput(MaskedLMOutput):
+    pass
+
+
+class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
+    """One score per choice: input_ids [B, C, L] -> `logits` [B, C] (hidden states are per flattened row)."""
+
+    head = "multiple_choice"
+    config_class = DebertaV2Config
+    spec = model_v2
+
+    def __call__(
+        self,
+        input_ids: Any,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> MultipleChoiceModelOutput:
+        ids = self._integer_array("input_ids", input_ids)
+        if ids.ndim != 3:
+            raise InputError(f"input_ids must be 3-D [batch, choices, length], got shape {list(ids.shape)}")
+        batch, choices, length = ids.shape
+
+        def flat(name: str, value: Any) -> Any:
+            if value is None:
+                return None
+            array = self._host_array(name, value)
+            if array.shape != ids.shape:
+                raise InputError(
+                    f"{name} has shape {list(array.shape)} but input_ids has shape {list(ids.shape)}"
+                )
+            return array.reshape(batch * choices, length)
+
+        h, hidden, attentions = self.encode(
+            ids.reshape(batch * choices, length),
+            flat("attention_mask", attention_mask),
+            flat("token_type_ids", token_type_ids),
+            flat("position_ids", position_ids),
+            output_hidden_states,
+            output_attentions,
+        )
+        logits = model_v2.multiple_choice_head(h, self.params, self.config, choices)
+        return MultipleChoiceModelOutput(logits=logits, hidden_states=hidden, attentions=attentions)
+
+
 MODEL_CLASSES = {
     cls.head: cls
     for cls in (
@@ -406,3 +502,35 @@ MODEL_CLASSES = {
         DebertaForQuestionAnswering,
     )
 }
+V2_MODEL_CLASSES = {
+    cls.head: cls
+    for cls in (
+        DebertaV2Model,
+        DebertaV2ForMaskedLM,
+        DebertaV2ForSequenceClassification,
+        DebertaV2ForTokenClassification,
+        DebertaV2ForQuestionAnswering,
+        DebertaV2ForMultipleChoice,
+    )
+}
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    head: str = "base",
+    device: str = "cpu",
+    dtype: str = "float32",
+    **config_overrides: Any,
+) -> DebertaPreTrainedModel:
+    """Load a checkpoint directory with the v1 or v2 class its config.json names (model_type), for `head`.
+
+    head: "base", "masked_lm", "sequence_classification", "token_classification", "question_answering" or,
+    for v2/v3, "multiple_choice".
+    """
+    config = DebertaConfig.from_pretrained(path)
+    classes = V2_MODEL_CLASSES if config.model_type == "deberta-v2" else MODEL_CLASSES
+    if head not in classes:
+        raise ValueError(
+            f"unknown head {head!r} for a {config.model_type} checkpoint; expected one of {', '.join(classes)}"
+        )
+    return classes[head].from_pretrained(path, device=device, dtype=dtype, **config_overrides)

@@ -1,0 +1,279 @@
+"""DeBERTa-v2 and v3 inference: what changes from v1 (model.py), written as the specification.
+
+Read model.py first: the building blocks (linear, layer_norm, activations, heads split and merge), the
+embeddings, the masked softmax and the four task heads are shared and imported from there unchanged.
+What is new in v2/v3, top to bottom:
+  * relative positions in log buckets (`position_buckets`) instead of clamping;
+  * attention with separate query/key/value projections that have biases, and position projections that
+    are either their own (`pos_key_proj`, `pos_query_proj`) or the content ones (`share_att_key`, v3);
+  * a LayerNorm on the relative-position table (`norm_rel_ebd="layer_norm"`);
+  * a convolution branch after the first layer (`conv_kernel_size`, v2-xlarge/xxlarge);
+  * a multiple-choice head.
+The reference is transformers' `models/deberta_v2/modeling_deberta_v2.py` (4.57.6); spec §7.
+
+Dimension legend as in model.py, plus:
+    C  number of choices (multiple choice)     k  convolution kernel size     G  convolution groups
+    S  attention span = position_buckets if set, else P (v2 does not shrink it to the length)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import xp as shim
+from .config import DebertaV2Config
+from .model import (
+    ACTIVATIONS,
+    Array,
+    Params,
+    embeddings,
+    layer_norm,
+    linear,
+    masked_softmax,
+    merge_heads,
+    pair_mask,
+    split_heads,
+)
+
+# ================================================================================================================
+# Relative positions in log buckets
+# ================================================================================================================
+
+
+def log_bucket_positions(rel: Array, buckets: int, max_position: int) -> Array:
+    """Distances within +-buckets/2 are kept; farther ones share logarithmically wider buckets.  int64 -> int64.
+
+    bucket(r) = r                                                          if |r| <= mid (mid = buckets // 2)
+              = sign(r) * (mid + ceil(log(|r| / mid) / log((max_position - 1) / mid) * (mid - 1)))  otherwise
+    Computed in float32, as transformers does (the ceil makes the rounding of the log part of the definition).
+    """
+    xp = shim.namespace(rel)
+    mid = buckets // 2
+    sign = xp.astype(xp.sign(rel), xp.float32)
+    near = (rel < mid) & (rel > -mid)
+    magnitude = xp.astype(xp.where(near, mid - 1, xp.abs(rel)), xp.float32)
+    scale = xp.log(xp.asarray((max_position - 1) / mid, dtype=xp.float32))
+    # log() only matters where magnitude > mid >= 1; the floor at 1 keeps the discarded entries finite
+    log_position = xp.ceil(xp.log(xp.maximum(magnitude, 1.0) / float(mid)) / scale * float(mid - 1)) + float(
+        mid
+    )
+    bucket = xp.where(magnitude <= float(mid), xp.astype(rel, xp.float32), log_position * sign)
+    return xp.astype(bucket, xp.int64)
+
+
+def relative_positions(length: int, config: DebertaV2Config, xp: Any) -> Array:
+    """rel[i, j] = i - j, in log buckets when config.position_buckets > 0.  [L, L] int64."""
+    ids = xp.arange(length, dtype=xp.int64)  # [L]
+    rel = ids[:, None] - ids[None, :]  # [L, L]
+    if config.position_buckets > 0:
+        rel = log_bucket_positions(rel, config.position_buckets, config.max_relative)
+    return rel
+
+
+def relative_embeddings(p: Params, config: DebertaV2Config) -> Array:
+    """The relative-position table [2S, H], layer-normed when norm_rel_ebd says so."""
+    table = p["rel_embeddings"]["weight"]  # [2S, H]
+    if "layer_norm" in config.norm_rel_ebd:
+        table = layer_norm(table, p["LayerNorm"], config.layer_norm_eps)
+    return table
+
+
+# ================================================================================================================
+# Disentangled attention, v2
+# ================================================================================================================
+
+
+def attention_scale(config: DebertaV2Config) -> float:
+    """sqrt(d * scale_factor), scale_factor = 1 + [c2p] + [p2c]."""
+    return (config.head_dim * config.scale_factor) ** 0.5
+
+
+def disentangled_bias(q: Array, k: Array, table: Array, p: Params, config: DebertaV2Config) -> Array:
+    """c2p + p2c.  q, k [B, n, L, d] (unscaled), table [2S, H] -> [B, n, L, L].
+
+    With r = rel[i, j] (bucketed) and the row S + r of the table, clipped to [0, 2S):
+        c2p[i, j] = q_i . pos_key[S + r] / scale        p2c[i, j] = k_j . pos_query[S + r] / scale
+    share_att_key (v3) projects the table with the content key_proj/query_proj, biases included.
+    """
+    xp = shim.namespace(q)
+    n, span = config.num_attention_heads, config.position_span
+    scale = attention_scale(config)
+    rel = relative_positions(q.shape[-2], config, xp)  # [L, L]
+    key_proj = p["key_proj"] if config.share_att_key else p.get("pos_key_proj")
+    query_proj = p["query_proj"] if config.share_att_key else p.get("pos_query_proj")
+    bias = 0.0
+    if "c2p" in config.pos_att_type:
+        pos_key = split_heads(linear(table, key_proj), n)  # [n, 2S, d]
+        c2p = q @ xp.matrix_transpose(pos_key)  # [B, n, L, 2S]
+        c2p_index = xp.clip(rel + span, 0, 2 * span - 1)  # [L, L]
+        bias = bias + shim.take_along_last(c2p, c2p_index) / scale  # [B, n, L, L]
+    if "p2c" in config.pos_att_type:
+        pos_query = split_heads(linear(table, query_proj), n)  # [n, 2S, d]
+        p2c = k @ xp.matrix_transpose(pos_query)  # [B, n, L, 2S]: row j is key j
+        p2c_index = xp.clip(-rel + span, 0, 2 * span - 1)  # [L, L]
+        bias = bias + xp.matrix_transpose(shim.take_along_last(p2c, p2c_index)) / scale  # [B, n, L, L]
+    return bias
+
+
+def disentangled_self_attention(
+    h: Array, mask: Array, table: Array | None, p: Params, config: DebertaV2Config
+) -> tuple[Array, Array]:
+    """h [B, L, H] -> (context [B, L, H], attention probabilities [B, n, L, L])."""
+    xp = shim.namespace(h)
+    n = config.num_attention_heads
+    q = split_heads(linear(h, p["query_proj"]), n)  # [B, n, L, d]
+    k = split_heads(linear(h, p["key_proj"]), n)  # [B, n, L, d]
+    v = split_heads(linear(h, p["value_proj"]), n)  # [B, n, L, d]
+    # NOTE(divergence): transformers computes this scale in float32 even in float64 mode; we use the exact value.
+    scores = q @ (xp.matrix_transpose(k) / attention_scale(config))  # [B, n, L, L]
+    if config.relative_attention:
+        scores = scores + disentangled_bias(q, k, table, p, config)
+    probs = masked_softmax(scores, mask, config.zero_fully_masked_rows)  # [B, n, L, L]
+    return merge_heads(probs @ v), probs  # [B, L, H]
+
+
+def layer(
+    h: Array, mask: Array, table: Array | None, p: Params, config: DebertaV2Config
+) -> tuple[Array, Array]:
+    """One post-LN layer, as in v1 but with the v2 attention.  h [B, L, H] -> (h' [B, L, H], probs)."""
+    eps = config.layer_norm_eps
+    context, probs = disentangled_self_attention(h, mask, table, p["attention"]["self"], config)
+    out = p["attention"]["output"]
+    a = layer_norm(linear(context, out["dense"]) + h, out["LayerNorm"], eps)  # [B, L, H]
+    f = ACTIVATIONS[config.hidden_act](linear(a, p["intermediate"]["dense"]))  # [B, L, I]
+    return layer_norm(linear(f, p["output"]["dense"]) + a, p["output"]["LayerNorm"], eps), probs
+
+
+# ================================================================================================================
+# The convolution branch (v2-xlarge/xxlarge)
+# ================================================================================================================
+
+
+def conv1d(x: Array, weight: Array, bias: Array, groups: int) -> Array:
+    """PyTorch's Conv1d over the length axis with 'same' padding (odd kernel).  x [B, L, H] -> [B, L, H].
+
+    weight [H, H/G, k]: out[b, t, o] = bias[o] + sum_{c in o's group, j < k} weight[o, c, j] x[b, t + j - k//2, c]
+    """
+    xp = shim.namespace(x)
+    b, length, hidden = x.shape
+    out_channels, group_width, kernel = weight.shape
+    half = (kernel - 1) // 2
+    zeros = xp.zeros((b, half, hidden), dtype=x.dtype)
+    padded = xp.concat([zeros, x, zeros], axis=1)  # [B, L + k - 1, H]
+    windows = xp.stack([padded[:, j : j + length, :] for j in range(kernel)], axis=2)  # [B, L, k, H]
+    windows = xp.reshape(windows, (b, length, kernel, groups, group_width))  # [B, L, k, G, H/G]
+    windows = xp.reshape(
+        xp.permute_dims(windows, (0, 1, 3, 2, 4)), (b, length, groups, 1, kernel * group_width)
+    )
+    w = xp.reshape(weight, (groups, out_channels // groups, group_width, kernel))  # [G, H/G, H/G, k]
+    w = xp.reshape(xp.permute_dims(w, (0, 3, 2, 1)), (groups, kernel * group_width, out_channels // groups))
+    out = xp.reshape(windows @ w, (b, length, out_channels))  # [B, L, G, 1, H/G] -> [B, L, H]
+    return out + bias
+
+
+def conv_branch(
+    embedded: Array, first_layer_output: Array, mask: Array, p: Params, config: DebertaV2Config
+) -> Array:
+    """LayerNorm(layer-0 output + act(conv(embedding output))), padded positions zeroed.  -> [B, L, H]."""
+    out = conv1d(embedded, p["conv"]["weight"], p["conv"]["bias"], config.conv_groups)  # [B, L, H]
+    xp = shim.namespace(out)
+    out = xp.where(mask[:, :, None] != 0.0, out, 0.0)  # the conv reached into padding; zero its output there
+    out = ACTIVATIONS[config.conv_act](out)
+    return layer_norm(first_layer_output + out, p["LayerNorm"], config.layer_norm_eps) * mask[:, :, None]
+
+
+# ================================================================================================================
+# The encoder
+# ================================================================================================================
+
+
+def deberta(
+    input_ids: Array,
+    attention_mask: Array,
+    token_type_ids: Array,
+    position_ids: Array,
+    p: Params,
+    config: DebertaV2Config,
+    output_hidden_states: bool = False,
+    output_attentions: bool = False,
+) -> tuple[Array, list[Array], list[Array]]:
+    """ids [B, L] -> (last hidden state [B, L, H], N + 1 hidden states if asked, N attentions if asked)."""
+    xp = shim.namespace(input_ids)
+    dtype = p["embeddings"]["word_embeddings"]["weight"].dtype
+    float_mask = xp.astype(attention_mask, dtype)  # [B, L]
+    mask = pair_mask(attention_mask)  # [B, 1, L, L]
+    embedded = embeddings(input_ids, token_type_ids, position_ids, float_mask, p["embeddings"], config)
+    table = relative_embeddings(p["encoder"], config) if config.relative_attention else None  # [2S, H]
+    h = embedded
+    hidden_states, attentions = [h] if output_hidden_states else [], []
+    for index, layer_params in enumerate(p["encoder"]["layer"]):
+        h, probs = layer(h, mask, table, layer_params, config)
+        if index == 0 and config.conv_kernel_size > 0:
+            h = conv_branch(embedded, h, float_mask, p["encoder"]["conv"], config)
+        if output_hidden_states:
+            hidden_states.append(h)
+        if output_attentions:
+            attentions.append(probs)
+    return h, hidden_states, attentions
+
+
+# ================================================================================================================
+# Heads: v1's four (imported by the model classes from model.py) and multiple choice
+# ================================================================================================================
+
+
+def multiple_choice_head(h: Array, p: Params, config: DebertaV2Config, choices: int) -> Array:
+    """Pooler + a one-output classifier on each (example, choice) row.  h [B*C, L, H] -> logits [B, C]."""
+    xp = shim.namespace(h)
+    pooled = ACTIVATIONS[config.pooler_hidden_act](linear(h[:, 0, :], p["pooler"]["dense"]))  # [B*C, H]
+    return xp.reshape(linear(pooled, p["classifier"]), (-1, choices))  # [B, C]
+
+
+# ================================================================================================================
+# The checkpoint schema
+# ================================================================================================================
+
+
+def encoder_parameter_shapes(config: DebertaV2Config) -> dict[str, tuple[int, ...]]:
+    """Shapes of the `deberta.*` parameters (names without the prefix)."""
+    c = config
+    h, e, i = c.hidden_size, c.embedding_size, c.intermediate_size
+    inner = c.num_attention_heads * c.head_dim
+    shapes: dict[str, tuple[int, ...]] = {"embeddings.word_embeddings.weight": (c.vocab_size, e)}
+    if c.position_biased_input:
+        shapes["embeddings.position_embeddings.weight"] = (c.max_position_embeddings, e)
+    if c.type_vocab_size > 0:
+        shapes["embeddings.token_type_embeddings.weight"] = (c.type_vocab_size, e)
+    if e != h:
+        shapes["embeddings.embed_proj.weight"] = (h, e)
+    shapes["embeddings.LayerNorm.weight"] = shapes["embeddings.LayerNorm.bias"] = (h,)
+    if c.relative_attention:
+        shapes["encoder.rel_embeddings.weight"] = (2 * c.position_span, h)
+    if "layer_norm" in c.norm_rel_ebd:
+        shapes["encoder.LayerNorm.weight"] = shapes["encoder.LayerNorm.bias"] = (h,)
+    if c.conv_kernel_size > 0:
+        shapes["encoder.conv.conv.weight"] = (h, h // c.conv_groups, c.conv_kernel_size)
+        shapes["encoder.conv.conv.bias"] = (h,)
+        shapes["encoder.conv.LayerNorm.weight"] = shapes["encoder.conv.LayerNorm.bias"] = (h,)
+    for index in range(c.num_hidden_layers):
+        prefix = f"encoder.layer.{index}."
+        attention = prefix + "attention.self."
+        for name in ("query_proj", "key_proj", "value_proj"):
+            shapes[attention + name + ".weight"] = (inner, h)
+            shapes[attention + name + ".bias"] = (inner,)
+        if c.relative_attention and not c.share_att_key:
+            for kind, name in (("c2p", "pos_key_proj"), ("p2c", "pos_query_proj")):
+                if kind in c.pos_att_type:
+                    shapes[attention + name + ".weight"] = (inner, h)
+                    shapes[attention + name + ".bias"] = (inner,)
+        shapes[prefix + "attention.output.dense.weight"] = (h, h)
+        shapes[prefix + "attention.output.dense.bias"] = (h,)
+        shapes[prefix + "attention.output.LayerNorm.weight"] = shapes[
+            prefix + "attention.output.LayerNorm.bias"
+        ] = (h,)
+        shapes[prefix + "intermediate.dense.weight"] = (i, h)
+        shapes[prefix + "intermediate.dense.bias"] = (i,)
+        shapes[prefix + "output.dense.weight"] = (h, i)
+        shapes[prefix + "output.dense.bias"] = (h,)
+        shapes[prefix + "output.LayerNorm.weight"] = shapes[prefix + "output.LayerNorm.bias"] = (h,)
+    return shapes
