@@ -59,14 +59,14 @@ class FillMaskPipeline(Pipeline):
                 if not encoded:
                     warnings.warn(
                         f"target {target!r} is not in the vocabulary and encodes to nothing: ignored",
-                        stacklevel=4,
+                        stacklevel=6,
                     )
                     continue
                 token_id = encoded[0]
                 warnings.warn(
                     f"target {target!r} is not in the vocabulary: using its first token "
                     f"{self.tokenizer.convert_ids_to_tokens(token_id)!r}",
-                    stacklevel=4,
+                    stacklevel=6,
                 )
             ids.append(int(token_id))
         if not ids:

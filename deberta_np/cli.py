@@ -1,0 +1,658 @@
+"""`deberta-np`: the task pipelines, checkpoint tools and a benchmark on the command line (JSON lines out).
+
+    deberta-np fill-mask --model DIR "Paris is the [MASK] of France."
+    deberta-np classify  --model DIR --input texts.jsonl > labels.jsonl
+    deberta-np qa        --model DIR --question "Who?" --context @story.txt
+
+Inputs: texts as arguments (or --text), or many inputs as JSON lines from a file (--input FILE, `-` for stdin, or
+piped stdin). A line is a JSON string or an object ({"text": ..., "text_pair": ...}; for qa {"question": ...,
+"context": ...}). Output: one JSON value per input, in input order. An input that fails prints `null` in its place
+and `line N: <problem>` on stderr, the others are still processed, and the exit status is 1.
+A progress bar is drawn on stderr when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import BackendError, CheckpointError, ConfigError, InputError
+
+# One chunk of inputs goes through the pipeline at a time: memory stays bounded and the progress bar moves.
+CHUNK_BATCHES = 8
+TOKENIZER_FILES = (
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "spm.model",
+)
+
+
+class UsageError(Exception):
+    """A problem with the command line itself (exit status 2)."""
+
+
+# ================================================================================================================
+# Reading inputs
+# ================================================================================================================
+
+
+def read_text_argument(value: str) -> str:
+    """`@path` reads the text from a file (for long contexts); anything else is the text itself."""
+    if value.startswith("@") and len(value) > 1:
+        try:
+            return Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot read {value[1:]}: {error.strerror or error}") from error
+    return value
+
+
+def json_lines(stream: TextIO) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line; a malformed line gives (number, ValueError)."""
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as error:
+            yield number, ValueError(f"invalid JSON ({error.msg} at column {error.colno})")
+
+
+def text_item(value: Any, pair: bool = False) -> Any:
+    """A JSON line of a text task: a string, or {"text": ...} (and "text_pair" where pairs make sense)."""
+    if isinstance(value, str):
+        return value
+    keys = {"text", "text_pair"} if pair else {"text"}
+    if isinstance(value, dict) and "text" in value and set(value) <= keys:
+        return value if pair and "text_pair" in value else value["text"]
+    allowed = '{"text": ..., "text_pair": ...}' if pair else '{"text": ...}'
+    raise InputError(f"expected a JSON string or an object {allowed}, got {json.dumps(value)[:80]}")
+
+
+def qa_item(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"question", "context"}:
+        return value
+    raise InputError(f'expected an object {{"question": ..., "context": ...}}, got {json.dumps(value)[:80]}')
+
+
+def collect_inputs(
+    args: argparse.Namespace, direct: list[Any], parse: Callable[[Any], Any]
+) -> list[tuple[str, Any]]:
+    """(label, item or exception) for every input: the command line's, or the JSON lines of --input / stdin."""
+    if direct and args.input:
+        raise UsageError("give inputs either on the command line or with --input, not both")
+    if direct:
+        return [(f"input {i}", item) for i, item in enumerate(direct, 1)]
+    if args.input is None and sys.stdin.isatty():
+        raise UsageError("no input: give a text, --input FILE, or pipe JSON lines to stdin")
+    with contextlib.ExitStack() as stack:
+        if args.input in (None, "-"):
+            stream = sys.stdin
+        else:
+            try:
+                stream = stack.enter_context(open(args.input, encoding="utf-8"))
+            except OSError as error:
+                raise UsageError(f"cannot read {args.input}: {error.strerror or error}") from error
+        items = []
+        for number, value in json_lines(stream):
+            if not isinstance(value, Exception):
+                try:
+                    value = parse(value)
+                except (ValueError, TypeError) as error:
+                    value = error
+            items.append((f"line {number}", value))
+        return items
+
+
+# ================================================================================================================
+# Running a pipeline over the inputs
+# ================================================================================================================
+
+
+class Progress:
+    """`done/total` on stderr, redrawn in place; silent unless stderr is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.enabled = sys.stderr.isatty() and total > 1
+        self.started = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / max(self.total, 1))
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} ({rate:.1f}/s)")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def run_task(
+    pipe: Any, inputs: list[tuple[str, Any]], params: dict[str, Any], shape: Callable[[Any], Any]
+) -> int:
+    """Write one JSON line per input (null for a failed one, reported on stderr); return the exit status."""
+    failed = 0
+    progress = Progress(len(inputs))
+    chunk = pipe.batch_size * CHUNK_BATCHES
+    for start in range(0, len(inputs), chunk):
+        part = inputs[start : start + chunk]
+        good = [item for _, item in part if not isinstance(item, Exception)]
+        results = iter(pipe.run(good, errors="collect", **params) if good else [])
+        for label, item in part:
+            error = item if isinstance(item, Exception) else None
+            result = None if error else next(results)
+            if error is None and type(result).__name__ == "Failure":
+                error = result.error
+            if error is not None:
+                failed += 1
+                print(f"{label}: {error}", file=sys.stderr)
+                print("null")
+            else:
+                print(json.dumps(shape(result), ensure_ascii=False))
+        sys.stdout.flush()
+        progress.update(min(start + chunk, len(inputs)))
+    progress.close()
+    return 1 if failed else 0
+
+
+def make_pipeline(args: argparse.Namespace, task: str, **options: Any) -> Any:
+    from .pipelines import pipeline
+
+    pipe = pipeline(
+        task, args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size, **options
+    )
+    if args.max_length is not None:
+        # Every pipeline truncates (or, for qa and ner --stride, windows) at the tokenizer's model_max_length.
+        pipe.tokenizer.model_max_length = args.max_length
+    return pipe
+
+
+def truncation(args: argparse.Namespace) -> dict[str, Any]:
+    return {} if args.max_length is None else {"truncation": True, "max_length": args.max_length}
+
+
+# ================================================================================================================
+# Task commands
+# ================================================================================================================
+
+
+def cmd_fill_mask(args: argparse.Namespace) -> int:
+    pipe = make_pipeline(args, "fill-mask")
+    inputs = collect_inputs(args, args.texts + args.text, text_item)
+    params: dict[str, Any] = {"top_k": args.top_k, "tokenizer_kwargs": truncation(args) or None}
+    if args.target:
+        params["targets"] = args.target
+    return run_task(pipe, inputs, params, lambda r: r)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    id2label = parse_json_option(args.id2label, "--id2label") if args.id2label else None
+    pipe = make_pipeline(args, "text-classification", id2label=id2label)
+    direct = args.texts + args.text
+    if args.pair is not None:
+        if len(direct) != 1:
+            raise UsageError("--pair goes with exactly one text")
+        direct = [{"text": direct[0], "text_pair": args.pair}]
+    inputs = collect_inputs(args, direct, lambda v: text_item(v, pair=True))
+    top_k = None if args.top_k == "all" else int(args.top_k)
+    params = {"top_k": top_k, "function_to_apply": args.function, **truncation(args)}
+    return run_task(pipe, inputs, params, lambda r: r)
+
+
+def cmd_zero_shot(args: argparse.Namespace) -> int:
+    pipe = make_pipeline(args, "zero-shot-classification")
+    inputs = collect_inputs(args, args.texts + args.text, text_item)
+    params = {
+        "candidate_labels": args.labels,
+        "hypothesis_template": args.template,
+        "multi_label": args.multi_label,
+    }
+    pipe.check_parameters({**pipe.defaults, **params})  # a bad label list fails once, before any input
+    return run_task(pipe, inputs, params, lambda r: r)
+
+
+def cmd_ner(args: argparse.Namespace) -> int:
+    pipe = make_pipeline(args, "token-classification")
+    inputs = collect_inputs(args, args.texts + args.text, text_item)
+    params: dict[str, Any] = {"aggregation_strategy": args.aggregation, "stride": args.stride}
+    if args.ignore_labels is not None:
+        params["ignore_labels"] = [label for label in args.ignore_labels.split(",") if label]
+    return run_task(pipe, inputs, params, lambda r: r)
+
+
+def cmd_qa(args: argparse.Namespace) -> int:
+    pipe = make_pipeline(args, "question-answering")
+    direct = []
+    if args.question is not None or args.context is not None:
+        if args.question is None or args.context is None:
+            raise UsageError("--question and --context go together")
+        direct = [
+            {"question": read_text_argument(args.question), "context": read_text_argument(args.context)}
+        ]
+    inputs = collect_inputs(args, direct, qa_item)
+    params = {
+        "top_k": args.top_k,
+        "doc_stride": args.doc_stride,
+        "max_answer_len": args.max_answer_len,
+        "max_seq_len": args.max_seq_len,
+        "max_question_len": args.max_question_len,
+        "handle_impossible_answer": args.handle_impossible_answer,
+        "align_to_words": not args.no_align_to_words,
+    }
+    return run_task(pipe, inputs, params, lambda r: r)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    pipe = make_pipeline(args, "feature-extraction")
+    inputs = collect_inputs(args, args.texts + args.text, lambda v: text_item(v, pair=True))
+    params = {"pooling": args.pooling, **truncation(args)}
+    # pooling none: [length, hidden] per text (the pipeline's leading batch axis of 1 dropped)
+    return run_task(pipe, inputs, params, lambda r: r[0] if args.pooling == "none" else r)
+
+
+def parse_json_option(value: str, name: str) -> Any:
+    try:
+        return json.loads(read_text_argument(value))
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{name}: invalid JSON ({error.msg})") from error
+
+
+# ================================================================================================================
+# Checkpoint commands
+# ================================================================================================================
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    print(json.dumps(inspect_checkpoint(args.model), ensure_ascii=False))
+    return 0
+
+
+def inspect_checkpoint(model: str) -> dict[str, Any]:
+    """Config summary, files, parameter counts, stored dtypes and the heads (with strict-loading results)."""
+    from .checkpoint import canonical_names, masked_lm_head, select_parameters
+    from .config import DebertaConfig
+    from .pipelines import checkpoint_heads, resolve_model_path
+    from .weights import find_checkpoint_files, read_state_dict
+
+    path = resolve_model_path(model)
+    config = DebertaConfig.from_pretrained(path)
+    files = find_checkpoint_files(path)
+    state = read_state_dict(path)
+    dtypes: dict[str, int] = {}
+    for name, stored in stored_dtypes(files, state).items():
+        dtypes[stored] = dtypes.get(stored, 0) + int(np.prod(state[name].shape))
+    canonical = canonical_names(state, str(path))
+    loads: dict[str, str] = {}
+    for head in checkpoint_heads(path):
+        try:
+            layout = masked_lm_head(canonical, config, str(path)) if head == "masked_lm" else head
+            select_parameters(canonical, config, layout, str(path))
+            loads[head] = "ok" if head != "masked_lm" else f"ok ({_MLM_LAYOUTS[layout]})"
+        except (CheckpointError, ConfigError) as error:
+            loads[head] = str(error)
+    encoder = sum(int(np.prod(a.shape)) for n, a in canonical.items() if n.startswith("deberta."))
+    c = config
+    return {
+        "directory": str(path),
+        "model_type": c.model_type,
+        "architectures": c.architectures,
+        "config": {
+            "hidden_size": c.hidden_size,
+            "num_hidden_layers": c.num_hidden_layers,
+            "num_attention_heads": c.num_attention_heads,
+            "intermediate_size": c.intermediate_size,
+            "vocab_size": c.vocab_size,
+            "max_position_embeddings": c.max_position_embeddings,
+            "relative_attention": c.relative_attention,
+            "pos_att_type": c.pos_att_type,
+            "position_biased_input": c.position_biased_input,
+            "type_vocab_size": c.type_vocab_size,
+            "hidden_act": c.hidden_act,
+            "num_labels": c.num_labels,
+            "id2label": {str(k): v for k, v in c.id2label.items()},
+            "problem_type": c.problem_type,
+        },
+        "files": [f.name for f in files],
+        "tensors": len(state),
+        "parameters": sum(int(np.prod(a.shape)) for a in state.values()),
+        "encoder_parameters": encoder,
+        "stored_dtypes": dtypes,
+        "heads": loads,
+        "tokenizer": [name for name in TOKENIZER_FILES if (path / name).exists()],
+    }
+
+
+_MLM_LAYOUTS = {"masked_lm": "lm_predictions.lm_head.*", "masked_lm_legacy": "cls.predictions.*"}
+
+
+def stored_dtypes(files: list[Path], state: dict[str, np.ndarray]) -> dict[str, str]:
+    """Each tensor's dtype as stored: from the safetensors headers (BF16 included); for .bin, the arrays' dtype
+    (torch's BF16 is read as float32 there, and reported so)."""
+    from .safetensors_io import read_safetensors_header
+
+    out = {name: str(array.dtype) for name, array in state.items()}
+    for file in files:
+        if file.suffix == ".safetensors":
+            for name, (dtype, _) in read_safetensors_header(file)[0].items():
+                out[name] = dtype
+    return out
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .pipelines import resolve_model_path
+    from .safetensors_io import write_safetensors
+    from .weights import read_state_dict
+
+    source = resolve_model_path(args.model)
+    out = Path(args.out)
+    if out.resolve() == source.resolve():
+        raise UsageError("--out must be another directory than --model")
+    if (out / "model.safetensors").exists() and not args.force:
+        raise UsageError(f"{out / 'model.safetensors'} exists; pass --force to overwrite it")
+    state = read_state_dict(source)
+    dtype = np.dtype(args.dtype)
+    tensors = {
+        name: array.astype(dtype) if np.issubdtype(array.dtype, np.floating) else array
+        for name, array in state.items()
+    }
+    if dtype == np.float16:
+        overflow = [
+            n
+            for n, a in state.items()
+            if np.issubdtype(a.dtype, np.floating) and np.abs(a).max(initial=0) > 65504
+        ]
+        if overflow:
+            raise UsageError(f"float16 cannot hold the values of {', '.join(overflow[:5])} (beyond 65504)")
+    out.mkdir(parents=True, exist_ok=True)
+    write_safetensors(out / "model.safetensors", tensors, metadata={"format": "pt"})
+    copied = [name for name in ("config.json", *TOKENIZER_FILES) if (source / name).exists()]
+    for name in copied:
+        shutil.copyfile(source / name, out / name)
+    summary = {
+        "out": str(out),
+        "tensors": len(tensors),
+        "dtype": args.dtype,
+        "bytes": (out / "model.safetensors").stat().st_size,
+        "copied": copied,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """The conformance checks: of a checkpoint directory (--model), or the repository's committed goldens."""
+    try:
+        import conformance  # noqa: F401
+    except ImportError:
+        if not Path("conformance", "__init__.py").exists():
+            raise UsageError(
+                "verify needs the conformance/ folder of the deberta_np repository: run it from the repository root"
+            ) from None
+        sys.path.insert(0, os.getcwd())
+    rows: list[dict[str, Any]] = []
+    # The checks print notes (e.g. "transformers is not installed"): keep stdout for the JSON lines.
+    with contextlib.redirect_stdout(sys.stderr):
+        if args.model:
+            from conformance.checkpoint import run_checks
+
+            from .pipelines import resolve_model_path
+
+            rows = run_checks(str(resolve_model_path(args.model)), device=args.device)
+        else:
+            from conformance.__main__ import committed_suites
+
+            for name in committed_suites():
+                try:
+                    suite = importlib.import_module(name)
+                except ModuleNotFoundError as error:
+                    if error.name != name:
+                        raise
+                    continue
+                rows += (
+                    suite.run_checks(device=args.device)
+                    if name == "conformance.check"
+                    else suite.run_checks()
+                )
+    for r in rows:
+        print(json.dumps(r, ensure_ascii=False))
+    failed = sum(not r["ok"] for r in rows)
+    print(f"{len(rows) - failed} passed, {failed} failed", file=sys.stderr)
+    return 1 if failed or not rows else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Encoder forward time on random token ids: median over repeats, after warm-up runs."""
+    from . import xp as shim
+    from .pipelines import load_model, resolve_model_path
+
+    model = load_model(resolve_model_path(args.model), "base", args.device, args.dtype)
+    c = model.config
+    rng = np.random.default_rng(0)
+    for batch in args.batch:
+        for length in args.seq:
+            if c.position_biased_input and length > c.max_position_embeddings:
+                raise UsageError(
+                    f"--seq {length} exceeds max_position_embeddings={c.max_position_embeddings}"
+                )
+            ids = rng.integers(4, c.vocab_size, size=(batch, length))
+            times = []
+            for run in range(args.warmup + args.repeats):
+                started = time.perf_counter()
+                h = model(ids).last_hidden_state
+                shim.to_numpy(h[:1, :1])  # wait for the device to finish
+                if run >= args.warmup:
+                    times.append(time.perf_counter() - started)
+            seconds = float(np.median(times))
+            result = {
+                "batch": batch,
+                "seq": length,
+                "ms_per_batch": round(seconds * 1e3, 3),
+                "tokens_per_s": round(batch * length / seconds, 1) if seconds > 0 else math.inf,
+                "repeats": args.repeats,
+                "device": args.device,
+                "dtype": args.dtype,
+            }
+            print(json.dumps(result))
+            sys.stdout.flush()
+    return 0
+
+
+# ================================================================================================================
+# The parser
+# ================================================================================================================
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def common(parser: argparse.ArgumentParser, inputs: bool = True, batching: bool = True) -> None:
+    """--model, --device, --dtype (every model command) and the input and batching options of task commands."""
+    parser.add_argument(
+        "--model", required=True, metavar="DIR", help="checkpoint directory (or hub id, see README)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64", "float16"))
+    if batching:
+        parser.add_argument(
+            "--batch-size", type=positive_int, default=8, help="inputs per model call (default 8)"
+        )
+        parser.add_argument(
+            "--max-length",
+            type=positive_int,
+            help="longest model input in tokens; longer texts are truncated",
+        )
+    if inputs:
+        parser.add_argument("texts", nargs="*", metavar="TEXT", help="input text(s)")
+        parser.add_argument("--text", action="append", default=[], help="an input text (repeatable)")
+        parser.add_argument("--input", metavar="FILE", help="JSON lines to read ('-': stdin)")
+
+
+def subcommand(sub: Any, name: str, help: str, example: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deberta-np",
+        description=__doc__.split("\n\n")[0],
+        epilog='example:\n  deberta-np fill-mask --model deberta-base "Paris is the [MASK] of France."\n\n'
+        "`deberta-np COMMAND --help` shows each command's options and an example.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = subcommand(sub, "fill-mask", "the most likely tokens for [MASK]",
+                   'deberta-np fill-mask --model deberta-base "Paris is the [MASK] of France." --top-k 3')  # fmt: skip
+    common(p)
+    p.add_argument("--top-k", type=positive_int, default=5)
+    p.add_argument("--target", action="append", help="score only this word (repeatable)")
+    p.set_defaults(run=cmd_fill_mask)
+
+    p = subcommand(sub, "classify", "text (or text-pair) classification",
+                   'deberta-np classify --model deberta-large-mnli --text "A man eats." --pair "Someone eats." --top-k all')  # fmt: skip
+    common(p)
+    p.add_argument("--pair", help="the second text of a pair (with one text)")
+    p.add_argument("--top-k", default="1", help="labels per input: a number or 'all' (default 1)")
+    p.add_argument(
+        "--function", choices=("softmax", "sigmoid", "none"), help="score function (default: the config's)"
+    )
+    p.add_argument(
+        "--id2label", help='label names as JSON, e.g. \'{"0": "neg", "1": "pos"}\' (or @file.json)'
+    )
+    p.set_defaults(run=cmd_classify)
+
+    p = subcommand(sub, "zero-shot", "classification into any labels with an NLI model",
+                   'deberta-np zero-shot --model deberta-large-mnli --labels sports,politics "Who won the match?"')  # fmt: skip
+    common(p)
+    p.add_argument("--labels", required=True, help="comma-separated candidate labels")
+    p.add_argument(
+        "--template", default="This example is {}.", help="hypothesis template (default: %(default)s)"
+    )
+    p.add_argument("--multi-label", action="store_true", help="score each label independently")
+    p.set_defaults(run=cmd_zero_shot)
+
+    p = subcommand(sub, "ner", "token classification (named entities)",
+                   'deberta-np ner --model DIR --aggregation simple "My name is Wolfgang and I live in Berlin."')  # fmt: skip
+    common(p)
+    p.add_argument("--aggregation", default="none", choices=("none", "simple", "first", "average", "max"))
+    p.add_argument("--ignore-labels", help="comma-separated labels to leave out (default O)")
+    p.add_argument("--stride", type=int, help="split long texts into windows overlapping by this many tokens")
+    p.set_defaults(run=cmd_ner)
+
+    p = subcommand(sub, "qa", "extractive question answering",
+                   'deberta-np qa --model DIR --question "Where do I live?" --context @story.txt --top-k 3')  # fmt: skip
+    common(p, inputs=False)
+    p.add_argument("--question", help="the question (or @file)")
+    p.add_argument("--context", help="the context (or @file)")
+    p.add_argument(
+        "--input", metavar="FILE", help='JSON lines {"question": ..., "context": ...} (\'-\': stdin)'
+    )
+    p.add_argument("--top-k", type=positive_int, default=1)
+    p.add_argument(
+        "--doc-stride", type=int, help="overlap of context windows (default min(max_seq_len/2, 128))"
+    )
+    p.add_argument("--max-answer-len", type=positive_int, default=15)
+    p.add_argument(
+        "--max-seq-len", type=positive_int, help="tokens per window (default min(384, model limit))"
+    )
+    p.add_argument(
+        "--max-question-len", type=positive_int, default=64, help="accepted; unused, as in transformers"
+    )
+    p.add_argument("--handle-impossible-answer", action="store_true", help="allow the empty answer")
+    p.add_argument("--no-align-to-words", action="store_true", help="token boundaries instead of whole words")
+    p.set_defaults(run=cmd_qa)
+
+    p = subcommand(sub, "embed", "text embeddings: mean-pooled, first token, or every token's last hidden state",
+                   'deberta-np embed --model deberta-base --pooling mean "A sentence to embed."')  # fmt: skip
+    common(p)
+    p.add_argument("--pooling", default="mean", choices=("mean", "cls", "none"), help="default mean")
+    p.set_defaults(run=cmd_embed)
+
+    p = subcommand(sub, "inspect", "config summary, parameter count, dtypes and the heads a checkpoint holds",
+                   "deberta-np inspect --model deberta-base")  # fmt: skip
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.set_defaults(run=cmd_inspect)
+
+    p = subcommand(sub, "convert", "rewrite a checkpoint as model.safetensors (from .bin, sharded, or another dtype)",
+                   "deberta-np convert --model deberta-base --out deberta-base-f16 --dtype float16")  # fmt: skip
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="DIR", help="new checkpoint directory")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16"), help="stored float dtype")
+    p.add_argument("--force", action="store_true", help="overwrite an existing model.safetensors")
+    p.set_defaults(run=cmd_convert)
+
+    p = subcommand(sub, "verify", "conformance checks: a checkpoint against transformers, or the bundled goldens",
+                   "deberta-np verify --model deberta-base      # from the repository root")  # fmt: skip
+    p.add_argument("--model", metavar="DIR", help="checkpoint directory (default: the committed goldens)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=cmd_verify)
+
+    p = subcommand(sub, "bench", "encoder speed on random inputs (ms per batch, tokens per second)",
+                   "deberta-np bench --model deberta-base --batch 1,8 --seq 128,512 --repeats 5")  # fmt: skip
+    common(p, inputs=False, batching=False)
+    p.add_argument("--batch", type=int_list, default=[1], help="batch sizes, comma-separated (default 1)")
+    p.add_argument(
+        "--seq", type=int_list, default=[128], help="sequence lengths, comma-separated (default 128)"
+    )
+    p.add_argument("--repeats", type=positive_int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as error:
+        parser.exit(2, f"deberta-np {args.command}: error: {error}\n")
+    except (CheckpointError, ConfigError, InputError, BackendError, ValueError, TypeError, OSError) as error:
+        print(f"deberta-np {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `deberta-np ... | head`
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

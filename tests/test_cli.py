@@ -1,0 +1,243 @@
+"""The `deberta-np` command line: every subcommand through `main([...])`, plus one real `python -m deberta_np`."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import pipeline_models
+from deberta_np.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_tokenizer = pytest.mark.skipif(
+    not pipeline_models.TOKENIZER_DIR.is_dir(), reason="needs ../shared/tokenizers/deberta-v1"
+)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if not pipeline_models.TOKENIZER_DIR.is_dir():
+        pytest.skip("needs ../shared/tokenizers/deberta-v1")
+    names = ["mlm", "encoder", "sentiment", "nli", "ner", "qa"]
+    return pipeline_models.build_all(tmp_path_factory.mktemp("cli-models"), names)
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, list, str]:
+    """(exit status, parsed stdout JSON lines, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_python_m_deberta_np_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "deberta_np", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    for command in (
+        "fill-mask",
+        "classify",
+        "zero-shot",
+        "ner",
+        "qa",
+        "embed",
+        "inspect",
+        "convert",
+        "verify",
+        "bench",
+    ):
+        assert command in done.stdout
+
+
+def test_every_subcommand_help_shows_an_example(capsys: pytest.CaptureFixture) -> None:
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for command in commands:
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        out = capsys.readouterr().out
+        assert "example:" in out and f"deberta-np {command}" in out, command
+
+
+# --- tasks ------------------------------------------------------------------------------------------------------
+
+
+@needs_tokenizer
+def test_fill_mask(capsys: pytest.CaptureFixture, models: dict) -> None:
+    status, lines, err = run(
+        capsys, "fill-mask", "--model", models["mlm"], "Paris is the [MASK] of France.", "--top-k", 2
+    )
+    assert status == 0 and err == ""  # no progress bar: stderr is not a terminal
+    assert len(lines) == 1 and len(lines[0]) == 2
+    assert set(lines[0][0]) == {"score", "token", "token_str", "sequence"}
+    with pytest.warns(UserWarning, match="using its first token 'Ġdog'"):
+        _, lines, _ = run(
+            capsys, "fill-mask", "--model", models["mlm"], "--text", "A [MASK].", "--target", " dog"
+        )
+    assert lines[0][0]["token_str"] == " dog"
+
+
+@needs_tokenizer
+def test_classify_jsonl_with_bad_lines(capsys: pytest.CaptureFixture, models: dict, tmp_path: Path) -> None:
+    lines = [
+        '"I love it."',
+        "{not json",
+        '{"text": "A man eats.", "text_pair": "Someone eats."}',
+        '""',
+        "",
+        '{"txt": 1}',
+        '"ok"',
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    status, out, err = run(
+        capsys, "classify", "--model", models["sentiment"], "--input", tmp_path / "in.jsonl", "--top-k", "all"
+    )
+    assert status == 1
+    assert [o is None for o in out] == [False, True, False, True, True, False]  # the blank line gives nothing
+    assert len(out[0]) == 3 and {r["label"] for r in out[0]} == {"negative", "neutral", "positive"}
+    assert "line 2: invalid JSON" in err and "line 4: text is empty" in err and "line 6: expected" in err
+    assert "line 1" not in err and "line 7" not in err
+
+
+@needs_tokenizer
+def test_classify_pair_stdin_and_id2label(
+    capsys: pytest.CaptureFixture, models: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out, _ = run(
+        capsys, "classify", "--model", models["sentiment"], "A man eats.", "--pair", "Someone eats."
+    )
+    assert status == 0 and len(out[0]) == 1
+    monkeypatch.setattr(sys, "stdin", io.StringIO('"first"\n{"text": "second"}\n'))
+    labels = '{"0": "neg", "1": "mid", "2": "pos"}'
+    status, out, _ = run(
+        capsys, "classify", "--model", models["sentiment"], "--id2label", labels, "--max-length", 4
+    )
+    assert status == 0 and len(out) == 2 and out[0][0]["label"] in ("neg", "mid", "pos")
+
+
+@needs_tokenizer
+def test_zero_shot_ner_embed(capsys: pytest.CaptureFixture, models: dict) -> None:
+    status, out, _ = run(
+        capsys,
+        "zero-shot",
+        "--model",
+        models["nli"],
+        "--labels",
+        "sports,politics",
+        "Who won?",
+        "--multi-label",
+    )
+    assert status == 0 and sorted(out[0]["labels"]) == ["politics", "sports"]
+    status, out, _ = run(
+        capsys,
+        "ner",
+        "--model",
+        models["ner"],
+        "--aggregation",
+        "first",
+        "Wolfgang Kowalczykowski lives in Berlin.",
+    )
+    assert status == 0 and all("entity_group" in e for e in out[0])
+    status, out, _ = run(capsys, "embed", "--model", models["encoder"], "One.", "Two words.")
+    assert status == 0 and len(out) == 2 and len(out[0]) == 32
+    status, out, _ = run(capsys, "embed", "--model", models["encoder"], "--pooling", "none", "Hello world!")
+    assert len(out[0]) == 5 and len(out[0][0]) == 32  # [tokens, hidden]
+
+
+@needs_tokenizer
+def test_qa_from_arguments_file_and_jsonl(
+    capsys: pytest.CaptureFixture, models: dict, tmp_path: Path
+) -> None:
+    context = "My name is Wolfgang and I live in Berlin."
+    (tmp_path / "context.txt").write_text(context)
+    status, out, _ = run(
+        capsys,
+        "qa",
+        "--model",
+        models["qa"],
+        "--question",
+        "Where?",
+        "--context",
+        f"@{tmp_path / 'context.txt'}",
+    )
+    assert status == 0 and context[out[0]["start"] : out[0]["end"]] == out[0]["answer"]
+    lines = [
+        json.dumps({"question": "Where?", "context": context}),
+        json.dumps({"question": "x" * 500, "context": context}),
+    ]
+    lines.append(json.dumps({"question": "Where?"}))
+    (tmp_path / "qa.jsonl").write_text("\n".join(lines))
+    status, out, err = run(
+        capsys, "qa", "--model", models["qa"], "--input", tmp_path / "qa.jsonl", "--max-seq-len", 32
+    )
+    assert status == 1 and out[0] is not None and out[1] is None and out[2] is None
+    assert "line 2: the question is" in err and "line 3: expected an object" in err
+
+
+@needs_tokenizer
+def test_missing_head_and_usage_errors(capsys: pytest.CaptureFixture, models: dict) -> None:
+    status, out, err = run(capsys, "fill-mask", "--model", models["encoder"], "A [MASK].")
+    assert status == 1 and out == [] and "needs a masked-language-model head" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", "--model", str(models["sentiment"]), "a", "b", "--pair", "c"])
+    assert exit_info.value.code == 2 and "--pair goes with exactly one text" in capsys.readouterr().err
+    status, _, err = run(capsys, "classify", "--model", "/no/such/dir", "a")
+    assert status == 1 and "no such checkpoint directory" in err
+
+
+# --- checkpoint tools ---------------------------------------------------------------------------------------------
+
+
+@needs_tokenizer
+def test_inspect(capsys: pytest.CaptureFixture, models: dict) -> None:
+    status, out, _ = run(capsys, "inspect", "--model", models["mlm"])
+    info = out[0]
+    assert status == 0 and info["heads"] == {"base": "ok", "masked_lm": "ok (lm_predictions.lm_head.*)"}
+    assert info["stored_dtypes"] == {"F32": info["parameters"]} and info["config"]["hidden_size"] == 32
+    assert info["tokenizer"] == ["vocab.json", "merges.txt"] and info["files"] == ["model.safetensors"]
+
+
+@needs_tokenizer
+def test_convert_to_float16_and_back(capsys: pytest.CaptureFixture, models: dict, tmp_path: Path) -> None:
+    half = tmp_path / "half"
+    status, out, _ = run(capsys, "convert", "--model", models["qa"], "--out", half, "--dtype", "float16")
+    assert status == 0 and out[0]["dtype"] == "float16" and "vocab.json" in out[0]["copied"]
+    status, out, _ = run(capsys, "inspect", "--model", half)
+    assert set(out[0]["stored_dtypes"]) == {"F16"}
+    status, out, _ = run(
+        capsys, "qa", "--model", half, "--question", "Where?", "--context", "I live in Berlin."
+    )
+    assert status == 0 and out[0]["answer"]
+    with pytest.raises(SystemExit):
+        main(["convert", "--model", str(models["qa"]), "--out", str(half)])  # exists: needs --force
+    assert "--force" in capsys.readouterr().err
+    status, out, _ = run(capsys, "convert", "--model", half, "--out", tmp_path / "full", "--force")
+    assert status == 0 and out[0]["dtype"] == "float32"
+
+
+@needs_tokenizer
+def test_bench(capsys: pytest.CaptureFixture, models: dict) -> None:
+    status, out, _ = run(
+        capsys, "bench", "--model", models["encoder"], "--batch", "1,2", "--seq", 8, "--repeats", 1
+    )
+    assert status == 0 and [(o["batch"], o["seq"]) for o in out] == [(1, 8), (2, 8)]
+    assert all(o["ms_per_batch"] > 0 and o["tokens_per_s"] > 0 for o in out)
+
+
+def test_verify_prints_rows_and_fails_on_a_failure(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import conformance.checkpoint
+
+    rows = [
+        {"suite": "checkpoint", "case": "x", "what": "a", "value": "1e-07", "limit": "1e-05", "ok": True},
+        {"suite": "checkpoint", "case": "x", "what": "b", "value": "1e-03", "limit": "1e-05", "ok": False},
+    ]
+    monkeypatch.setattr(conformance.checkpoint, "run_checks", lambda directory, device: rows)
+    status, out, err = run(capsys, "verify", "--model", tmp_path)
+    assert status == 1 and out == rows and "1 passed, 1 failed" in err

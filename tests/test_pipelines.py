@@ -1,0 +1,414 @@
+"""Pipelines: the transformers goldens (one test per golden case), batching, bad input, loading, hub ids.
+
+Checkpoints are the conformance suite's random ones (conformance/pipeline_models.py), built once per module with
+the shared deberta-v1 tokenizer; everything skips cleanly when ../shared/tokenizers/deberta-v1 is absent.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conformance import pipeline_models, pipelines_suite
+from deberta_np import CheckpointError, ConfigError, DebertaForMaskedLM, InputError, pipeline
+from deberta_np.pipelines import Failure, checkpoint_heads
+from deberta_np.pipelines.base import length_batches, resolve_model_path
+from deberta_np.pipelines.fill_mask import masked_lm_logits
+from deberta_np.pipelines.question_answering import to_examples
+from deberta_np.pipelines.token_classification import tokens_to_string
+
+pytestmark = pytest.mark.skipif(
+    not pipeline_models.TOKENIZER_DIR.is_dir(), reason="needs ../shared/tokenizers/deberta-v1"
+)
+
+GOLDEN = json.loads(pipelines_suite.GOLDEN_FILE.read_text(encoding="utf-8"))
+CASE_IDS = [case["id"] for case in GOLDEN["cases"]]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return pipeline_models.build_all(tmp_path_factory.mktemp("pipeline-models"))
+
+
+@pytest.fixture(scope="module")
+def golden_rows() -> dict[str, dict]:
+    return {row["case"]: row for row in pipelines_suite.run_checks()}
+
+
+# --- the goldens ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_golden_case(golden_rows: dict[str, dict], case_id: str) -> None:
+    row = golden_rows[case_id]
+    assert row["ok"], f"{row['what']}: {row['value']} (limit {row['limit']})"
+
+
+def test_golden_models_rebuild_bit_identically(golden_rows: dict[str, dict]) -> None:
+    for name in GOLDEN["metadata"]["models"]:
+        assert golden_rows[f"model {name}"]["ok"], name
+
+
+def test_golden_metadata_pins_versions() -> None:
+    metadata = GOLDEN["metadata"]
+    assert metadata["transformers"] == "4.57.6"
+    assert metadata["generator"] == "python -m conformance.generate_pipelines"
+    assert pipelines_suite.GOLDEN_FILE.stat().st_size < 1_000_000
+
+
+def test_golden_cases_cover_every_option() -> None:
+    used = {(case["task"], key) for case in GOLDEN["cases"] for key in {**case["kwargs"], **case["init"]}}
+    for task, option in [
+        ("fill-mask", "top_k"),
+        ("fill-mask", "targets"),
+        ("text-classification", "top_k"),
+        ("text-classification", "function_to_apply"),
+        ("zero-shot-classification", "candidate_labels"),
+        ("zero-shot-classification", "hypothesis_template"),
+        ("zero-shot-classification", "multi_label"),
+        ("token-classification", "aggregation_strategy"),
+        ("token-classification", "ignore_labels"),
+        ("token-classification", "stride"),
+        ("question-answering", "top_k"),
+        ("question-answering", "doc_stride"),
+        ("question-answering", "max_answer_len"),
+        ("question-answering", "max_seq_len"),
+        ("question-answering", "max_question_len"),
+        ("question-answering", "handle_impossible_answer"),
+        ("question-answering", "align_to_words"),
+    ]:
+        assert (task, option) in used, (task, option)
+
+
+def test_uniform_is_exact_and_stable() -> None:
+    values = pipeline_models.uniform(7, "w", (2, 3))
+    assert values.dtype == np.float64 and values.shape == (2, 3)
+    grid = (values + 1.0) * 2.0**23 - 0.5  # (2k + 1) / 2**24 - 1  ->  k
+    assert np.array_equal(grid, np.round(grid)) and np.all(np.abs(values) < 1)
+    assert np.array_equal(values, pipeline_models.uniform(7, "w", (2, 3)))
+    assert not np.array_equal(values, pipeline_models.uniform(8, "w", (2, 3)))
+    # A snapshot: these must never change, or the committed goldens' checkpoints would change with them.
+    assert values.ravel()[:3].tolist() == pytest.approx(pipeline_models.uniform(7, "w", (3,)).tolist(), abs=0)
+    assert f"{values[0, 0]:.12f}" == f"{float(pipeline_models.uniform(7, 'w', (1,))[0]):.12f}"
+
+
+# --- batching ---------------------------------------------------------------------------------------------------
+
+
+def test_length_batches_groups_similar_lengths() -> None:
+    batches = length_batches([5, 1, 9, 2, 5, 1], 2)
+    assert batches == [[1, 5], [3, 0], [4, 2]]
+    assert sorted(i for b in batches for i in b) == list(range(6))
+
+
+def _close(a: object, b: object) -> None:
+    """Equal structure and strings/ints; floats within float32 noise."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b)
+        for key in a:
+            _close(a[key], b[key])
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _close(x, y)
+    elif isinstance(a, float):
+        assert b == pytest.approx(a, rel=1e-4, abs=1e-6)
+    else:
+        assert a == b
+
+
+TEXTS = [
+    "A short one.",
+    "A much longer text about Berlin, Paris and New York City in the summer.",
+    "Mid length text.",
+]
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "inputs", "params"),
+    [
+        (
+            "fill-mask",
+            "mlm",
+            [t.replace("text", "[MASK]").replace("one", "[MASK]") for t in TEXTS],
+            {"top_k": 3},
+        ),
+        ("text-classification", "sentiment", TEXTS, {"top_k": None}),
+        ("zero-shot-classification", "nli", TEXTS, {"candidate_labels": ["a", "b", "c"]}),
+        ("token-classification", "ner", TEXTS, {"aggregation_strategy": "simple"}),
+        ("feature-extraction", "encoder", TEXTS, {"pooling": "mean"}),
+    ],
+)
+def test_batch_size_does_not_change_results(
+    models: dict, task: str, model: str, inputs: list, params: dict
+) -> None:
+    one = pipeline(task, models[model], batch_size=1)(inputs, **params)
+    many = pipeline(task, models[model], batch_size=3)(inputs, **params)
+    _close(one, many)
+    # and each input alone gives its own result: the order is restored after sorting by length
+    single = pipeline(task, models[model])
+    _close([single.run([text], **params)[0] for text in inputs], one)
+
+
+def test_question_answering_batches_windows(models: dict) -> None:
+    from conformance.generate_pipelines import LONG_CONTEXT
+
+    examples = [
+        {"question": "Who opened the pier?", "context": LONG_CONTEXT},
+        {"question": "Where?", "context": "Here."},
+    ]
+    options = {"max_seq_len": 64, "doc_stride": 16, "top_k": 2}
+    one = pipeline("question-answering", models["qa"])(examples, **options)
+    many = pipeline("question-answering", models["qa"], batch_size=16)(examples, **options)
+    _close(one, many)
+
+
+def test_fill_mask_head_on_gathered_rows_equals_the_model(models: dict) -> None:
+    model = DebertaForMaskedLM.from_pretrained(models["mlm"])
+    ids = np.array([[1, 713, 50264, 16, 50264, 2]])
+    h, _, _ = model.encode(ids)
+    full = model(ids).logits
+    np.testing.assert_allclose(masked_lm_logits(model, h[:, [2, 4]]), full[:, [2, 4]], rtol=1e-6, atol=1e-6)
+
+
+def test_float64_pipeline_gives_the_same_answers(models: dict) -> None:
+    ner32 = pipeline("ner", models["ner"], aggregation_strategy="first")
+    ner64 = pipeline("ner", models["ner"], dtype="float64", aggregation_strategy="first")
+    _close(ner32(TEXTS[1]), ner64(TEXTS[1]))
+
+
+# --- bad input ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "message"),
+    [
+        ("fill-mask", "encoder", "needs a masked-language-model head.*bare encoder"),
+        ("fill-mask", "ner", "needs a masked-language-model head.*token-classification head"),
+        ("text-classification", "encoder", "needs a sequence-classification head.*bare encoder"),
+        (
+            "zero-shot-classification",
+            "mlm",
+            "needs a sequence-classification head.*masked-language-model head",
+        ),
+        (
+            "token-classification",
+            "sentiment",
+            "needs a token-classification head.*sequence-classification head",
+        ),
+        ("question-answering", "ner", "needs a question-answering head"),
+    ],
+)
+def test_missing_head_is_refused_with_what_is_there(
+    models: dict, task: str, model: str, message: str
+) -> None:
+    with pytest.raises(CheckpointError, match=message):
+        pipeline(task, models[model])
+
+
+def test_checkpoint_heads(models: dict) -> None:
+    assert checkpoint_heads(models["mlm"]) == ["base", "masked_lm"]
+    assert checkpoint_heads(models["sentiment"]) == ["base", "sequence_classification"]
+    assert checkpoint_heads(models["ner"]) == ["base", "token_classification"]
+    assert checkpoint_heads(models["qa"]) == ["base", "question_answering"]
+    # every checkpoint serves as an encoder
+    assert len(pipeline("feature-extraction", models["qa"])("hi")[0]) == 3
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "call"),
+    [
+        ("fill-mask", "mlm", lambda p: p("")),
+        ("text-classification", "sentiment", lambda p: p("")),
+        ("text-classification", "sentiment", lambda p: p({"text": "a", "text_pair": ""})),
+        ("zero-shot-classification", "nli", lambda p: p("", candidate_labels=["a"])),
+        ("token-classification", "ner", lambda p: p("")),
+        ("question-answering", "qa", lambda p: p(question="", context="Some context.")),
+        ("question-answering", "qa", lambda p: p(question="Where?", context="")),
+        ("feature-extraction", "encoder", lambda p: p("")),
+    ],
+)
+def test_empty_text_is_refused(models: dict, task: str, model: str, call: object) -> None:
+    with pytest.raises(InputError, match="empty"):
+        call(pipeline(task, models[model]))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("labels", [[], "", " , ,"])
+def test_zero_shot_empty_candidate_labels(models: dict, labels: object) -> None:
+    with pytest.raises(InputError, match="candidate_labels is empty"):
+        pipeline("zero-shot-classification", models["nli"])("Some text.", candidate_labels=labels)
+
+
+def test_zero_shot_needs_labels_and_a_template_slot(models: dict) -> None:
+    zs = pipeline("zero-shot-classification", models["nli"])
+    with pytest.raises(InputError, match="candidate_labels is required"):
+        zs("Some text.")
+    with pytest.raises(InputError, match="has no"):
+        zs("Some text.", ["a"], hypothesis_template="no slot")
+
+
+def test_question_longer_than_max_seq_len(models: dict) -> None:
+    qa = pipeline("question-answering", models["qa"])
+    question = "Where exactly do I live, after everything that happened in all of these long years?"
+    with pytest.raises(InputError, match=r"question is \d+ tokens long.*max_seq_len=16"):
+        qa(
+            question=question,
+            context="My name is Wolfgang and I live in Berlin. " * 3,
+            max_seq_len=16,
+            doc_stride=2,
+        )
+
+
+def test_doc_stride_must_leave_room(models: dict) -> None:
+    qa = pipeline("question-answering", models["qa"])
+    with pytest.raises(InputError, match="doc_stride"):
+        qa(
+            question="Where?",
+            context="My name is Wolfgang and I live in Berlin. " * 10,
+            max_seq_len=32,
+            doc_stride=28,
+        )
+    with pytest.raises(ValueError, match="larger than max_seq_len"):
+        qa(question="Where?", context="Berlin.", max_seq_len=32, doc_stride=33)
+
+
+def test_other_bad_inputs(models: dict) -> None:
+    fill = pipeline("fill-mask", models["mlm"])
+    with pytest.raises(InputError, match="no mask token"):
+        fill("No mask here.")
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        fill("a [MASK]", topk=3)
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        pipeline("fill-mask", models["mlm"], top_n=3)
+    with pytest.raises(ValueError, match="top_k"):
+        fill("a [MASK]", top_k=0)
+    with pytest.raises(ValueError, match="unknown task"):
+        pipeline("translation", models["mlm"])
+    classify = pipeline("text-classification", models["sentiment"])
+    with pytest.raises(TypeError, match="as a dict"):
+        classify([["a", "b"]])
+    with pytest.raises(TypeError, match="must be a str"):
+        classify(3)
+    with pytest.raises(ValueError, match="function_to_apply"):
+        classify("a", function_to_apply="softplus")
+    ner = pipeline("ner", models["ner-windows"])
+    with pytest.raises(ValueError, match="aggregation_strategy"):
+        ner("a b c", stride=4)
+    with pytest.raises(ValueError, match="aggregation_strategy must be one of"):
+        ner("a b c", aggregation_strategy="longest")
+    with pytest.raises(InputError, match="add_prefix_space"):
+        pipeline("ner", models["ner"])(["Two", "words"], is_split_into_words=True)
+    with pytest.raises(InputError, match="2 questions but 3 contexts"):
+        to_examples((), ["q1", "q2"], ["c1", "c2", "c3"])
+
+
+def test_collect_errors_keeps_the_good_items(models: dict) -> None:
+    classify = pipeline("text-classification", models["sentiment"], batch_size=4)
+    results = classify.run(["good", "", 3, "also good"], errors="collect", top_k=1)
+    assert isinstance(results[1], Failure) and isinstance(results[1].error, InputError)
+    assert isinstance(results[2], Failure) and isinstance(results[2].error, TypeError)
+    _close([results[0], results[3]], classify(["good", "also good"], top_k=1))
+
+
+def test_a_row_too_long_for_the_model_fails_alone(models: dict) -> None:
+    # sentiment adds absolute positions (max 512): a longer input fails in the model, its batch-mates do not
+    classify = pipeline("text-classification", models["sentiment"], batch_size=4)
+    results = classify.run(["short", "word " * 600, "fine"], errors="collect")
+    assert isinstance(results[1], Failure) and "max_position_embeddings" in str(results[1].error)
+    assert not isinstance(results[0], Failure) and not isinstance(results[2], Failure)
+
+
+# --- API details --------------------------------------------------------------------------------------------------
+
+
+def test_model_object_and_tokenizer_directory(models: dict) -> None:
+    model = DebertaForMaskedLM.from_pretrained(models["mlm"])
+    fill = pipeline("fill-mask", model, tokenizer=models["mlm"])
+    assert fill("Paris is the [MASK] of France.") == pipeline("fill-mask", models["mlm"])(
+        "Paris is the [MASK] of France."
+    )
+    with pytest.raises(TypeError, match="tokenizer="):
+        pipeline("fill-mask", model)
+    with pytest.raises(CheckpointError, match="question-answering head"):
+        pipeline("question-answering", model, tokenizer=models["mlm"])
+
+
+def test_id2label_override(models: dict) -> None:
+    classify = pipeline(
+        "text-classification", models["sentiment"], id2label={"0": "neg", "1": "mid", "2": "pos"}
+    )
+    assert {r["label"] for r in classify("Fine.", top_k=None)} == {"neg", "mid", "pos"}
+    with pytest.raises(ConfigError, match="3 labels"):
+        pipeline("text-classification", models["sentiment"], id2label={0: "neg", 1: "pos"})
+
+
+def test_aliases_and_pipeline_level_defaults(models: dict) -> None:
+    ner = pipeline("ner", models["ner"], aggregation_strategy="simple")
+    assert all("entity_group" in e for e in ner(TEXTS[1]))
+    assert all("entity" in e for e in ner(TEXTS[1], aggregation_strategy="none"))  # the call wins
+    assert pipeline("sentiment-analysis", models["sentiment"]).task == "text-classification"
+
+
+def test_feature_extraction_poolings(models: dict) -> None:
+    embed = pipeline("feature-extraction", models["encoder"], return_tensors=True)
+    hidden = embed("Hello world!")
+    assert hidden.shape == (1, 5, 32)
+    np.testing.assert_allclose(embed("Hello world!", pooling="mean"), hidden[0].mean(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(embed("Hello world!", pooling="cls"), hidden[0, 0])
+
+
+def test_qa_input_forms(models: dict) -> None:
+    qa = pipeline("question-answering", models["qa"])
+    context = "My name is Wolfgang and I live in Berlin."
+    expected = qa(question="Where?", context=context)
+    assert qa("Where?", context) == expected
+    assert qa({"question": "Where?", "context": context}) == expected
+    assert qa([{"question": "Where?", "context": context}]) == expected  # a one-item list: unwrapped
+    assert qa(question=["Where?", "Who?"], context=context)[0] == expected
+    answer = expected["answer"]
+    assert context[expected["start"] : expected["end"]] == answer
+
+
+def test_tokens_to_string_follows_the_rust_decoder(models: dict) -> None:
+    tokenizer = pipeline("ner", models["ner"]).tokenizer
+    assert tokens_to_string(tokenizer, ["ĠZ", "Ã¼", "rich"]) == " Zürich"
+    assert tokens_to_string(tokenizer, [" Zürich", "Ġis"]) == " Zürich is"  # a decoded word: kept as UTF-8
+    assert tokens_to_string(tokenizer, ["Zürich"]) == "Z\ufffdrich"  # all in the byte table: decoded (as HF)
+
+
+# --- finding checkpoints ----------------------------------------------------------------------------------------
+
+
+def test_missing_directory_and_hub_ids_without_a_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    with pytest.raises(CheckpointError, match="pip install huggingface_hub"):
+        resolve_model_path("microsoft/deberta-base")
+    with pytest.raises(CheckpointError, match="no such checkpoint directory"):
+        resolve_model_path(str(tmp_path / "not" / "there"))
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(CheckpointError, match="not a directory"):
+        resolve_model_path(tmp_path / "file.txt")
+
+
+def test_hub_ids_use_snapshot_download(monkeypatch: pytest.MonkeyPatch, models: dict) -> None:
+    calls = []
+
+    def snapshot_download(repo_id: str, allow_patterns: list[str]) -> str:
+        calls.append((repo_id, allow_patterns))
+        return str(models["mlm"])  # never the network: a local directory stands in for the cache
+
+    fake = types.ModuleType("huggingface_hub")
+    fake.__spec__ = importlib.machinery.ModuleSpec("huggingface_hub", None)
+    fake.snapshot_download = snapshot_download  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake)
+    fill = pipeline("fill-mask", "someone/deberta-tiny")
+    assert calls[0][0] == "someone/deberta-tiny" and "*.safetensors" in calls[0][1]
+    assert len(fill("Paris is the [MASK] of France.")) == 5
