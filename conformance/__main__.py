@@ -3,6 +3,8 @@
     python -m conformance                     # the committed goldens (models, tokenizer, ...): no torch needed
     python -m conformance --live              # side by side with transformers (oracle extra): random configs
     python -m conformance --checkpoint DIR    # your own downloaded checkpoint (e.g. microsoft/deberta-base)
+    python -m conformance --device cuda       # the goldens on the GPU, plus float16 against float32
+    python -m conformance --half              # float16 against float32 (max abs diff, PSNR) on any device
 
 Prints one row per check and exits non-zero if any fails.
 """
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--examples", type=int, default=6, help="--live: random configs per head and version (default 6)"
     )
+    parser.add_argument("--half", action="store_true", help="also report float16 against float32 (PSNR)")
     parser.add_argument("--no-base", action="store_true", help="--live: skip the deberta-base-shaped model")
     args = parser.parse_args(argv)
 
@@ -65,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(
                 suite.run_checks(device=args.device) if name == "conformance.check" else suite.run_checks()
             )
+        if args.half or args.device != "cpu":
+            from conformance.half import run_checks as half_checks
+
+            rows.extend(half_checks(device=args.device))
     print_table(rows)
     failed = sum(not r["ok"] for r in rows)
     print(f"\n{len(rows) - failed} passed, {failed} failed in {time.perf_counter() - started:.1f} s")
