@@ -241,3 +241,19 @@ def test_verify_prints_rows_and_fails_on_a_failure(
     monkeypatch.setattr(conformance.checkpoint, "run_checks", lambda directory, device: rows)
     status, out, err = run(capsys, "verify", "--model", tmp_path)
     assert status == 1 and out == rows and "1 passed, 1 failed" in err
+
+
+def test_convert_bin_to_safetensors(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    import numpy as np
+
+    from deberta_np.weights import read_state_dict
+
+    source = ROOT / "conformance" / "golden" / "models" / "mlm-microsoft-layout"  # a pytorch_model.bin
+    status, out, _ = run(capsys, "convert", "--model", source, "--out", tmp_path / "st")
+    assert status == 0 and out[0]["copied"] == ["config.json"]
+    before, after = read_state_dict(source), read_state_dict(tmp_path / "st" / "model.safetensors")
+    assert set(before) == set(after)
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name])
+    status, out, _ = run(capsys, "inspect", "--model", tmp_path / "st")
+    assert out[0]["files"] == ["model.safetensors"] and out[0]["heads"]["masked_lm"].startswith("ok")
