@@ -123,6 +123,23 @@ def test_numpy_tensors_and_lazy_details(tok):
 
 
 @needs_v1
+def test_pre_split_words_get_the_prefix_space(tok):
+    enc = tok(["Hello", "wörld"], is_split_into_words=True, return_offsets_mapping=True)
+    assert enc.tokens() == ["[CLS]", "ĠHello", "Ġw", "Ã¶r", "ld", "[SEP]"]
+    assert enc.word_ids() == [None, 0, 1, 1, 1, None]
+    assert enc["offset_mapping"] == [(0, 0), (0, 5), (0, 1), (1, 3), (3, 5), (0, 0)]  # relative to each word
+
+
+def test_added_tokens_json(tmp_path):
+    tok = _toy(tmp_path)
+    (tmp_path / "added_tokens.json").write_text(json.dumps({"<new>": 20}))
+    tok = DebertaTokenizer.from_pretrained(tmp_path, unk_token="[UNK]")
+    assert tok("lo<new>w", add_special_tokens=False)["input_ids"] == [0, 1, 20, 2]
+    assert tok.vocab_size == 20 and tok.convert_tokens_to_ids("<new>") == 20
+    assert len(tok) == 25  # [CLS], [SEP], [PAD], [MASK] are not in the toy vocabulary: added after it
+
+
+@needs_v1
 def test_overflow_windows(tok):
     enc = tok(
         "one two three four five six", truncation=True, max_length=5, stride=1, return_overflowing_tokens=True

@@ -27,7 +27,7 @@ from deberta_np.tokenizer import _unicode_tables
 # Oniguruma, by the Rust `tokenizers` ByteLevel pre-tokenizer.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
-# How many distinct pieces the per-piece cache keeps before it starts afresh (memory stays bounded: ~15 MB).
+# How many distinct pieces the per-piece cache keeps (about 25 MB); beyond it the older half is dropped.
 DEFAULT_CACHE_SIZE = 65536
 
 
@@ -213,9 +213,12 @@ class ByteLevelBPE:
         if not piece.isascii() and not all(map(classes_agree, piece)):
             raise NeedsPinnedSplit
         entry = self._encode_uncached(piece)
-        if len(self.cache) >= self.cache_size:
-            self.cache.clear()  # simplest bound; frequent pieces come back within a few lines
-        self.cache[piece] = entry
+        cache = self.cache
+        if len(cache) >= self.cache_size:
+            # Bounded: drop the older half (dicts keep insertion order), keeping what the recent text used.
+            for old in list(itertools.islice(cache, len(cache) // 2 + 1)):
+                del cache[old]
+        cache[piece] = entry
         return entry
 
     def _encode_uncached(self, piece: str) -> Entry:

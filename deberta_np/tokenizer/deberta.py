@@ -412,8 +412,9 @@ class DebertaTokenizer:
             segments = out
         return segments
 
-    def _encode_text(self, text: str, details: bool) -> Encoding:
+    def _encode_text(self, text: str, details: bool, add_prefix_space: bool | None = None) -> Encoding:
         """One text (no special tokens): ids and, with `details`, tokens, character offsets and word indices."""
+        add_prefix_space = self.add_prefix_space if add_prefix_space is None else add_prefix_space
         ids: list[int] = []
         # With details, offsets are built at the end from three parallel lists (the piece's start in the text and
         # the token's span inside its piece) by C-level map/zip: per-token Python work is the costliest part.
@@ -442,7 +443,7 @@ class DebertaTokenizer:
             segment = text[start:end]
             # Like the reference's ByteLevel pre-tokenizer, the prefix space goes on every text segment that does not
             # begin with U+0020; it shares the offsets of the segment's first character.
-            prefixed = self.add_prefix_space and segment[:1] not in ("", " ")
+            prefixed = add_prefix_space and segment[:1] not in ("", " ")
             if prefixed:
                 segment = " " + segment
             try:
@@ -623,7 +624,9 @@ class DebertaTokenizer:
         offsets: list[tuple[int, int]] = []
         word_ids: list[int | None] = []
         for index, word in enumerate(words):
-            e = self._encode_text(word, details)
+            # Every word gets the prefix space: slow always adds it to pre-split words, and fast requires
+            # add_prefix_space=True for them.
+            e = self._encode_text(word, details, add_prefix_space=True)
             ids += e.ids
             if details:
                 tokens += e.tokens
