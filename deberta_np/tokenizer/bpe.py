@@ -157,8 +157,8 @@ class NeedsPinnedSplit(Exception):
 # --- BPE model ---------------------------------------------------------------------------------------------------
 
 
-# Per piece: token ids, each token's start and end character inside the piece, token strings.
-Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[str, ...]]
+# Per piece: token ids, each token's start and end character inside the piece, token strings, number of tokens.
+Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[str, ...], int]
 
 
 class ByteLevelBPE:
@@ -179,26 +179,28 @@ class ByteLevelBPE:
         self._id_to_token = {i: t for t, i in vocab.items()}
 
     def merge(self, word: str) -> list[str]:
-        """BPE on one byte-level word: repeatedly merge every occurrence (left to right) of the best-ranked pair."""
+        """BPE on one byte-level word: repeatedly merge every occurrence (left to right, not overlapping) of the
+        best-ranked adjacent pair, until no adjacent pair is ranked. This is GPT-2's algorithm; the scans are done
+        by C-level builtins (`map`, `min`, `list.index`) because long words (CJK runs are hundreds of bytes) make
+        the Python-level loop of the original the bottleneck."""
         symbols = list(word)
-        ranks = self.ranks
+        get, unranked = self.ranks.get, len(self.ranks)
         while len(symbols) > 1:
-            best_rank, best = None, None
-            for pair in itertools.pairwise(symbols):
-                rank = ranks.get(pair)
-                if rank is not None and (best_rank is None or rank < best_rank):
-                    best_rank, best = rank, pair
-            if best is None:
+            # rank of each adjacent pair (`unranked` if it is not a merge); ranks are unique, so a rank names a pair
+            ranks = list(map(get, itertools.pairwise(symbols), itertools.repeat(unranked)))
+            best = min(ranks)
+            if best == unranked:
                 break
-            first, second = best
-            merged, i, n = [], 0, len(symbols)
-            while i < n:
-                if i < n - 1 and symbols[i] == first and symbols[i + 1] == second:
-                    merged.append(first + second)
-                    i += 2
-                else:
-                    merged.append(symbols[i])
-                    i += 1
+            merged, done, at = [], 0, ranks.index(best)
+            while True:
+                merged += symbols[done:at]
+                merged.append(symbols[at] + symbols[at + 1])
+                done = at + 2
+                try:
+                    at = ranks.index(best, done)  # next occurrence that does not overlap this one
+                except ValueError:
+                    break
+            merged += symbols[done:]
             symbols = merged
         return symbols
 
@@ -241,4 +243,4 @@ class ByteLevelBPE:
                 ends.append(char_of_byte[end - 1] + 1)
                 strings.append(self._id_to_token[token_id])
             byte_pos = end
-        return tuple(ids), tuple(starts), tuple(ends), tuple(strings)
+        return tuple(ids), tuple(starts), tuple(ends), tuple(strings), len(ids)

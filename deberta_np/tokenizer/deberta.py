@@ -25,6 +25,8 @@ import operator
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from itertools import accumulate, chain, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,6 +50,9 @@ from deberta_np.tokenizer.encoding import (
     to_numpy,
     truncate_pair,
 )
+
+# Fields of a ByteLevelBPE cache entry.
+_IDS, _STARTS, _ENDS, _TOKENS, _COUNT = (itemgetter(k) for k in range(5))
 
 # transformers' "no limit" model_max_length (int(1e30)), and the threshold above which it means "unset".
 VERY_LARGE_INTEGER = int(1e30)
@@ -423,17 +428,15 @@ class DebertaTokenizer:
         starts: list[int] = []
         ends: list[int] = []
         words: list[int | None] = []
-        clamps: list[
-            tuple[int, int, int]
-        ] = []  # (first token, last token + 1, segment start) of prefixed segments
+        # (first token, last token + 1, segment start) of each segment that got a prefix space
+        clamps: list[tuple[int, int, int]] = []
         word = 0  # the reference numbers words across added tokens and pre-tokenizer pieces alike
         for start, end, added_id in self._split_added(text):
             if added_id is not None:
                 ids.append(added_id)
                 if details:
-                    tokens.append(
-                        text[start:end]
-                    )  # as the reference: the matched text, absorbed space included
+                    # as the reference: the token shows the matched text, absorbed space included
+                    tokens.append(text[start:end])
                     bases.append(start)
                     starts.append(0)
                     ends.append(end - start)
@@ -450,24 +453,21 @@ class DebertaTokenizer:
                 pieces, entries = self._pieces(segment)
             except UnicodeEncodeError:
                 raise _surrogate_error(text) from None
+            # Flatten the per-piece entries with C-level iterators: per-piece Python work dominates otherwise.
+            ids += chain.from_iterable(map(_IDS, entries))
             if not details:
-                for entry in entries:
-                    ids += entry[0]
                 continue
-            first = len(ids)
-            pos = start - prefixed
-            for piece, (piece_ids, piece_starts, piece_ends, piece_tokens) in zip(pieces, entries):
-                n = len(piece_ids)
-                ids += piece_ids
-                tokens += piece_tokens
-                starts += piece_starts
-                ends += piece_ends
-                bases += [pos] * n
-                words += [word] * n
-                word += 1
-                pos += len(piece)
+            counts = list(map(_COUNT, entries))
+            first = len(tokens)
+            tokens += chain.from_iterable(map(_TOKENS, entries))
+            starts += chain.from_iterable(map(_STARTS, entries))
+            ends += chain.from_iterable(map(_ENDS, entries))
+            piece_starts = accumulate(map(len, pieces), initial=start - prefixed)  # where each piece begins
+            bases += chain.from_iterable(map(repeat, piece_starts, counts))
+            words += chain.from_iterable(map(repeat, range(word, word + len(pieces)), counts))
+            word += len(pieces)
             if prefixed:
-                clamps.append((first, len(ids), start))
+                clamps.append((first, len(tokens), start))
         if not details:
             return Encoding.from_sequence(ids, None, None, None)
         offsets = list(zip(map(operator.add, bases, starts), map(operator.add, bases, ends)))
@@ -477,11 +477,14 @@ class DebertaTokenizer:
         return Encoding.from_sequence(ids, tokens, offsets, words)
 
     def _pieces(self, segment: str) -> tuple[list[str], list[tuple]]:
-        """Pre-tokenize and BPE one text segment: the pieces and their cached (ids, spans) entries."""
+        """Pre-tokenize and BPE one text segment: the pieces and their cached entries (see ByteLevelBPE)."""
         pieces = self._pattern.findall(segment)
-        get, encode = self.bpe.cache.get, self.bpe.encode_piece
+        entries = list(map(self.bpe.cache.get, pieces))  # one C-level pass; misses are None
+        if None not in entries:
+            return pieces, entries
+        encode = self.bpe.encode_piece
         try:
-            return pieces, [get(p) or encode(p) for p in pieces]
+            return pieces, [e or encode(p) for p, e in zip(pieces, entries)]
         except NeedsPinnedSplit:
             # A character `regex` classifies differently from the reference: split with the pinned classes and
             # keep such pieces out of the cache (see bpe.py).

@@ -1,0 +1,227 @@
+"""Read a SentencePiece `.model` file (a serialized `ModelProto`) without protobuf or sentencepiece.
+
+Why our own reader: the file is one small, stable message (sentencepiece_model.proto, unchanged in the fields read
+here since 2018), and the protobuf wire format needs only varints and length-delimited fields, so about a hundred
+lines replace a run-time dependency (`protobuf`, whose generated `_pb2` modules also break across its major
+versions: transformers' copy fails to import with protobuf 5+). Only the fields a tokenizer needs are kept;
+unknown fields are skipped, as protobuf does. A malformed file raises ValueError naming the file and the field.
+
+Wire format (https://protobuf.dev/programming-guides/encoding/): a message is a sequence of (tag, value) with
+tag = field_number << 3 | wire_type; wire types 0 = varint, 1 = 8 bytes, 2 = length-delimited (strings, bytes,
+sub-messages, packed arrays), 5 = 4 bytes (float). Later occurrences of a singular field overwrite earlier ones.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+# ModelProto.SentencePiece.Type
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
+PIECE_TYPES = {NORMAL: "NORMAL", UNKNOWN: "UNKNOWN", CONTROL: "CONTROL", USER_DEFINED: "USER_DEFINED",
+               UNUSED: "UNUSED", BYTE: "BYTE"}  # fmt: skip
+# TrainerSpec.ModelType
+MODEL_TYPES = {1: "UNIGRAM", 2: "BPE", 3: "WORD", 4: "CHAR"}
+
+
+class Piece(NamedTuple):
+    # A NamedTuple rather than a dataclass: a model has ~10^5 pieces and this builds them 5x faster.
+    piece: str
+    score: float = 0.0
+    type: int = NORMAL
+
+
+@dataclass(frozen=True)
+class TrainerSpec:
+    """The TrainerSpec fields that matter at encoding time (defaults as in sentencepiece_model.proto)."""
+
+    model_type: int = 1
+    vocab_size: int = 8000
+    byte_fallback: bool = False
+    treat_whitespace_as_suffix: bool = False
+    split_digits: bool = False
+    unk_id: int = 0
+    bos_id: int = 1
+    eos_id: int = 2
+    pad_id: int = -1
+    unk_piece: str = "<unk>"
+    bos_piece: str = "<s>"
+    eos_piece: str = "</s>"
+    pad_piece: str = "<pad>"
+    unk_surface: str = " \u2047 "
+
+
+@dataclass(frozen=True)
+class NormalizerSpec:
+    name: str = ""
+    precompiled_charsmap: bytes = b""
+    add_dummy_prefix: bool = True
+    remove_extra_whitespaces: bool = True
+    escape_whitespaces: bool = True
+    normalization_rule_tsv: str = ""
+
+
+@dataclass(frozen=True)
+class ModelProto:
+    pieces: tuple[Piece, ...]
+    trainer_spec: TrainerSpec = field(default_factory=TrainerSpec)
+    normalizer_spec: NormalizerSpec = field(default_factory=NormalizerSpec)
+
+
+# field number -> (attribute, kind); kinds: "int", "bool", "str", "bytes", "float"
+_TRAINER_FIELDS = {3: ("model_type", "int"), 4: ("vocab_size", "int"), 35: ("byte_fallback", "bool"),
+                   24: ("treat_whitespace_as_suffix", "bool"), 25: ("split_digits", "bool"), 40: ("unk_id", "int"),
+                   41: ("bos_id", "int"), 42: ("eos_id", "int"), 43: ("pad_id", "int"), 45: ("unk_piece", "str"),
+                   46: ("bos_piece", "str"), 47: ("eos_piece", "str"), 48: ("pad_piece", "str"),
+                   44: ("unk_surface", "str")}  # fmt: skip
+_NORMALIZER_FIELDS = {1: ("name", "str"), 2: ("precompiled_charsmap", "bytes"), 3: ("add_dummy_prefix", "bool"),
+                      4: ("remove_extra_whitespaces", "bool"), 5: ("escape_whitespaces", "bool"),
+                      6: ("normalization_rule_tsv", "str")}  # fmt: skip
+_WIRE_OF_KIND = {"int": 0, "bool": 0, "str": 2, "bytes": 2, "float": 5}
+
+
+class _Malformed(Exception):
+    """Internal: a wire-format error, re-raised as ValueError with the file and field path."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(what)
+        self.where = where
+
+
+def _varint(buf: bytes, pos: int, end: int, where: str) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= end:
+            raise _Malformed(where, "truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 70:
+            raise _Malformed(where, "varint longer than 10 bytes")
+
+
+def _fields(buf: bytes, start: int, end: int, where: str) -> Iterator[tuple[int, int, object]]:
+    """(field number, wire type, value) of a message: int for varints, bytes for the rest."""
+    pos = start
+    while pos < end:
+        tag, pos = _varint(buf, pos, end, where)
+        number, wire = tag >> 3, tag & 7
+        if number == 0:
+            raise _Malformed(where, "field number 0")
+        if wire == 0:
+            value, pos = _varint(buf, pos, end, f"{where}.<field {number}>")
+        elif wire == 2:
+            length, pos = _varint(buf, pos, end, f"{where}.<field {number}>")
+            if pos + length > end:
+                raise _Malformed(
+                    f"{where}.<field {number}>", f"length {length} runs past the end of the message"
+                )
+            value, pos = buf[pos : pos + length], pos + length
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            if pos + size > end:
+                raise _Malformed(f"{where}.<field {number}>", "truncated fixed-size value")
+            value, pos = buf[pos : pos + size], pos + size
+        else:  # 3/4: proto2 groups, not used by sentencepiece
+            raise _Malformed(f"{where}.<field {number}>", f"unsupported wire type {wire}")
+        yield number, wire, value
+
+
+def _convert(value: object, wire: int, kind: str, where: str) -> object:
+    if wire != _WIRE_OF_KIND[kind]:
+        raise _Malformed(where, f"wire type {wire}, expected {_WIRE_OF_KIND[kind]} for a {kind}")
+    if kind == "int":  # int32: negative values are 10-byte two's complement varints
+        v = value & 0xFFFFFFFF
+        return v - (1 << 32) if v >= 1 << 31 else v
+    if kind == "bool":
+        return bool(value)
+    if kind == "float":
+        return struct.unpack("<f", value)[0]
+    if kind == "str":
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _Malformed(where, f"not UTF-8 ({e.reason} at byte {e.start})") from None
+    return bytes(value)
+
+
+def _message(buf: bytes, spec: dict, where: str) -> dict:
+    out = {}
+    for number, wire, value in _fields(buf, 0, len(buf), where):
+        if number in spec:
+            name, kind = spec[number]
+            out[name] = _convert(value, wire, kind, f"{where}.{name}")
+    return out
+
+
+_PIECE_FIELDS = {1: ("piece", "str"), 2: ("score", "float"), 3: ("type", "int")}
+
+
+_UNPACK_FLOAT = struct.Struct("<f").unpack_from
+
+
+def _piece(buf: bytes, index: int) -> Piece:
+    # Fast path for the layout every sentencepiece writer produces (piece, score, optional type; short strings):
+    # 0A <len> <utf-8> 15 <float32> [18 <type>]. Anything else goes through the general reader.
+    n = len(buf)
+    if n >= 7 and buf[0] == 0x0A and buf[1] < 0x80:
+        end = 2 + buf[1]
+        if end + 5 <= n and buf[end] == 0x15:
+            rest = n - end - 5
+            if rest == 0 or (rest == 2 and buf[end + 5] == 0x18 and 0 < buf[end + 6] <= BYTE):
+                try:
+                    text = buf[2:end].decode("utf-8")
+                except UnicodeDecodeError:
+                    pass  # the general reader reports it
+                else:
+                    return Piece(text, _UNPACK_FLOAT(buf, end + 1)[0], buf[end + 6] if rest else NORMAL)
+    where = f"ModelProto.pieces[{index}]"
+    fields = _message(buf, _PIECE_FIELDS, where)
+    if "piece" not in fields:
+        raise _Malformed(f"{where}.piece", "missing")
+    if fields.get("type", NORMAL) not in PIECE_TYPES:
+        raise _Malformed(f"{where}.type", f"unknown piece type {fields['type']}")
+    return Piece(**fields)
+
+
+def parse_model(data: bytes, source: str = "<bytes>") -> ModelProto:
+    """Parse a serialized ModelProto. `source` names the file in error messages."""
+    pieces: list[Piece] = []
+    trainer: dict = {}
+    normalizer: dict = {}
+    try:
+        pos, n = 0, len(data)
+        # The pieces come first and are most of the file: read them inline, then the rest generically.
+        while pos + 1 < n and data[pos] == 0x0A and data[pos + 1] < 0x80:
+            end = pos + 2 + data[pos + 1]
+            if end > n:
+                break
+            pieces.append(_piece(data[pos + 2 : end], len(pieces)))
+            pos = end
+        for number, wire, value in _fields(data, pos, n, "ModelProto"):
+            if number in (1, 2, 3) and wire != 2:
+                name = {1: "pieces", 2: "trainer_spec", 3: "normalizer_spec"}[number]
+                raise _Malformed(f"ModelProto.{name}", f"wire type {wire}, expected a sub-message (2)")
+            if number == 1:
+                pieces.append(_piece(value, len(pieces)))
+            elif number == 2:
+                trainer.update(_message(value, _TRAINER_FIELDS, "ModelProto.trainer_spec"))
+            elif number == 3:
+                normalizer.update(_message(value, _NORMALIZER_FIELDS, "ModelProto.normalizer_spec"))
+    except _Malformed as e:
+        raise ValueError(f"{source}: malformed SentencePiece model at {e.where}: {e}") from None
+    if not pieces:
+        raise ValueError(f"{source}: malformed SentencePiece model at ModelProto.pieces: no pieces")
+    return ModelProto(tuple(pieces), TrainerSpec(**trainer), NormalizerSpec(**normalizer))
+
+
+def read_model(path: str | Path) -> ModelProto:
+    """Read `spm.model` (or any SentencePiece model file)."""
+    path = Path(path)
+    return parse_model(path.read_bytes(), str(path))
