@@ -354,3 +354,11 @@ class DebertaV2Config(DebertaConfig):
         values = super().to_dict()
         values["norm_rel_ebd"] = "|".join(self.norm_rel_ebd)
         return values
+
+
+def config_from_pretrained(path: str | os.PathLike[str], **overrides: Any) -> DebertaConfig:
+    """Read config.json as a DebertaV2Config when its model_type says "deberta-v2", else as a DebertaConfig."""
+    config = DebertaConfig.from_pretrained(path)
+    if config.model_type == "deberta-v2":
+        return DebertaV2Config.from_pretrained(path, **overrides)
+    return DebertaConfig.from_pretrained(path, **overrides) if overrides else config
