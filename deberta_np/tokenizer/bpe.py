@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -157,8 +158,9 @@ class NeedsPinnedSplit(Exception):
 # --- BPE model ---------------------------------------------------------------------------------------------------
 
 
-# Per piece: token ids, each token's start and end character inside the piece, token strings, number of tokens.
-Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[str, ...], int]
+# Per piece: token ids, token strings, number of tokens, and None -- or, only for pieces with a symbol missing
+# from the vocabulary, each token's (start, end) byte span in the piece.
+Entry = tuple[tuple[int, ...], tuple[str, ...], int, "tuple[tuple[int, int], ...] | None"]
 
 
 class ByteLevelBPE:
@@ -177,6 +179,15 @@ class ByteLevelBPE:
         self.cache_size = cache_size
         self.cache: dict[str, Entry] = {}
         self._id_to_token = {i: t for t, i in vocab.items()}
+        # For character offsets without per-byte work: for each token id, how many characters start inside the
+        # token's bytes, and 1 if its first byte continues a character begun in an earlier token (see offsets()).
+        size = max(vocab.values(), default=-1) + 1
+        self.char_starts = [0] * size
+        self.begins_inside_char = [0] * size
+        for token, token_id in vocab.items():
+            raw = from_byte_level([token])
+            self.char_starts[token_id] = sum(not 0x80 <= b < 0xC0 for b in raw)
+            self.begins_inside_char[token_id] = int(bool(raw) and 0x80 <= raw[0] < 0xC0)
 
     def merge(self, word: str) -> list[str]:
         """BPE on one byte-level word: repeatedly merge every occurrence (left to right, not overlapping) of the
@@ -205,10 +216,7 @@ class ByteLevelBPE:
         return symbols
 
     def encode_piece(self, piece: str) -> Entry:
-        """Ids, piece-relative character starts and ends, and token strings of one pre-token (cached).
-
-        A token made of some of the bytes of a multi-byte character spans that whole character, so two tokens can
-        share a character (as in the reference's offsets)."""
+        """Ids and token strings of one pre-token (cached)."""
         entry = self.cache.get(piece)
         if entry is not None:
             return entry
@@ -224,23 +232,49 @@ class ByteLevelBPE:
         return entry
 
     def _encode_uncached(self, piece: str) -> Entry:
-        tokens = self.merge(to_byte_level(piece))
-        # char_of_byte[i]: index (in the piece) of the character that holds the piece's i-th UTF-8 byte.
-        if piece.isascii():
-            char_of_byte = range(len(piece))
-        else:
-            char_of_byte = [i for i, ch in enumerate(piece) for _ in range(len(ch.encode("utf-8")))]
-        vocab, unk = self.vocab, self.unk_id
-        ids, starts, ends, strings, byte_pos = [], [], [], [], 0
-        for token in tokens:
-            end = byte_pos + len(token)
-            token_id = vocab.get(token, unk)
-            # A symbol missing from the vocabulary (only with toy vocabularies) becomes the unknown token, as in
-            # the slow tokenizer and GPT-2; without an unknown token it is dropped, as in the fast one.
+        symbols = self.merge(to_byte_level(piece))
+        vocab = self.vocab
+        ids = tuple(map(vocab.get, symbols))
+        if None not in ids:
+            # the vocabulary's own string objects, so that cached entries share them
+            return ids, tuple(map(self._id_to_token.__getitem__, ids)), len(ids), None
+        # A symbol missing from the vocabulary (toy vocabularies only) becomes the unknown token, as in the slow
+        # tokenizer and GPT-2; without an unknown token it is dropped, as in the fast one. Such pieces carry the byte
+        # span of each token explicitly, since token strings no longer tell the byte lengths.
+        kept, spans, byte_pos = [], [], 0
+        for symbol, token_id in zip(symbols, ids):
+            token_id = self.unk_id if token_id is None else token_id
             if token_id is not None:
-                ids.append(token_id)
-                starts.append(char_of_byte[byte_pos])
-                ends.append(char_of_byte[end - 1] + 1)
-                strings.append(self._id_to_token[token_id])
-            byte_pos = end
-        return tuple(ids), tuple(starts), tuple(ends), tuple(strings), len(ids)
+                kept.append(token_id)
+                spans.append((byte_pos, byte_pos + len(symbol)))
+            byte_pos += len(symbol)
+        return tuple(kept), tuple(self._id_to_token[i] for i in kept), len(kept), tuple(spans)
+
+    def offsets(
+        self, pieces: list[str], entries: list[Entry], ids: list[int], base: int
+    ) -> list[tuple[int, int]]:
+        """Character offsets (plus `base`) of the tokens `ids` of consecutive pieces (one text segment).
+
+        A token holding part of a multi-byte character spans that whole character, as in the reference (two tokens
+        may then share it). Counting S = characters that start in the tokens so far: a token ends at S (after its
+        last started character, or after the character it continues) and starts at the previous S, minus one if
+        its first byte continues a character. Only C-level loops: this is the hot path of return_offsets_mapping."""
+        if any(entry[3] for entry in entries):
+            return self._offsets_with_spans(pieces, entries, base)
+        bounds = list(itertools.accumulate(map(self.char_starts.__getitem__, ids), initial=base))
+        starts = map(operator.sub, bounds, map(self.begins_inside_char.__getitem__, ids))
+        return list(zip(starts, itertools.islice(bounds, 1, None)))
+
+    def _offsets_with_spans(
+        self, pieces: list[str], entries: list[Entry], base: int
+    ) -> list[tuple[int, int]]:
+        # Pieces with out-of-vocabulary symbols (toy vocabularies only): walk the bytes.
+        out = []
+        for piece, (_ids, tokens, _n, spans) in zip(pieces, entries):
+            char_at = [i for i, ch in enumerate(piece) for _ in ch.encode("utf-8")]
+            if spans is None:
+                ends = list(itertools.accumulate(map(len, tokens)))
+                spans = tuple(zip([0, *ends[:-1]], ends))
+            out += [(base + char_at[a], base + char_at[b - 1] + 1) for a, b in spans]
+            base += len(piece)
+        return out

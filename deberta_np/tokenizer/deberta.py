@@ -21,11 +21,10 @@ transformers tokenizers disagree we follow the fast one, except where it loses t
 from __future__ import annotations
 
 import json
-import operator
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from itertools import accumulate, chain, repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar
@@ -52,7 +51,7 @@ from deberta_np.tokenizer.encoding import (
 )
 
 # Fields of a ByteLevelBPE cache entry.
-_IDS, _STARTS, _ENDS, _TOKENS, _COUNT = (itemgetter(k) for k in range(5))
+_IDS, _TOKENS, _COUNT = (itemgetter(k) for k in range(3))
 
 # transformers' "no limit" model_max_length (int(1e30)), and the threshold above which it means "unset".
 VERY_LARGE_INTEGER = int(1e30)
@@ -421,15 +420,9 @@ class DebertaTokenizer:
         """One text (no special tokens): ids and, with `details`, tokens, character offsets and word indices."""
         add_prefix_space = self.add_prefix_space if add_prefix_space is None else add_prefix_space
         ids: list[int] = []
-        # With details, offsets are built at the end from three parallel lists (the piece's start in the text and
-        # the token's span inside its piece) by C-level map/zip: per-token Python work is the costliest part.
         tokens: list[str] = []
-        bases: list[int] = []
-        starts: list[int] = []
-        ends: list[int] = []
+        offsets: list[tuple[int, int]] = []
         words: list[int | None] = []
-        # (first token, last token + 1, segment start) of each segment that got a prefix space
-        clamps: list[tuple[int, int, int]] = []
         word = 0  # the reference numbers words across added tokens and pre-tokenizer pieces alike
         for start, end, added_id in self._split_added(text):
             if added_id is not None:
@@ -437,9 +430,7 @@ class DebertaTokenizer:
                 if details:
                     # as the reference: the token shows the matched text, absorbed space included
                     tokens.append(text[start:end])
-                    bases.append(start)
-                    starts.append(0)
-                    ends.append(end - start)
+                    offsets.append((start, end))
                     words.append(word)
                 word += 1
                 continue
@@ -457,23 +448,16 @@ class DebertaTokenizer:
             ids += chain.from_iterable(map(_IDS, entries))
             if not details:
                 continue
-            counts = list(map(_COUNT, entries))
             first = len(tokens)
             tokens += chain.from_iterable(map(_TOKENS, entries))
-            starts += chain.from_iterable(map(_STARTS, entries))
-            ends += chain.from_iterable(map(_ENDS, entries))
-            piece_starts = accumulate(map(len, pieces), initial=start - prefixed)  # where each piece begins
-            bases += chain.from_iterable(map(repeat, piece_starts, counts))
-            words += chain.from_iterable(map(repeat, range(word, word + len(pieces)), counts))
+            words += chain.from_iterable(map(repeat, range(word, word + len(pieces)), map(_COUNT, entries)))
             word += len(pieces)
+            offsets += self.bpe.offsets(pieces, entries, ids[first:], start - prefixed)
             if prefixed:
-                clamps.append((first, len(tokens), start))
+                # the prefix space (position start - 1) belongs to the segment's first character
+                offsets[first:] = [(max(a, start), max(b, start + 1)) for a, b in offsets[first:]]
         if not details:
             return Encoding.from_sequence(ids, None, None, None)
-        offsets = list(zip(map(operator.add, bases, starts), map(operator.add, bases, ends)))
-        for lo, hi, start in clamps:
-            # the prefix space (position start - 1) belongs to the segment's first character
-            offsets[lo:hi] = [(max(a, start), max(b, start + 1)) for a, b in offsets[lo:hi]]
         return Encoding.from_sequence(ids, tokens, offsets, words)
 
     def _pieces(self, segment: str) -> tuple[list[str], list[tuple]]:
