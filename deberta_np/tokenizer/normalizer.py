@@ -24,6 +24,7 @@ or the first character of a longer rule followed by a possible second character 
 
 from __future__ import annotations
 
+import re
 import struct
 
 import numpy as np
@@ -51,35 +52,34 @@ class DoubleArray:
     """A Darts-clone double-array trie (the format of SentencePiece's `precompiled_charsmap`).
 
     Each 32-bit unit holds a label (bits 0-7, bit 31 set on leaf units), a has-leaf flag (bit 8) and the offset
-    to the children (bits 10-31, shifted left by 8 when bit 9 is set); a leaf unit holds a value (bits 0-30)."""
+    to the children (bits 10-31, shifted left by 8 when bit 9 is set); a leaf unit holds a value (bits 0-30).
+    Walking byte c from a node at base b leads to the unit at b ^ c, valid if its label is c."""
 
     def __init__(self, units: list[int]) -> None:
         self.units = units
 
-    def walk(self, node: int, data: bytes) -> int:
-        """The node reached from `node` by the bytes of `data`, or -1."""
+    def prefix_values(self, text: str, start: int, first_only: bool) -> list[tuple[int, int]]:
+        """(characters, value) of each key that is a prefix of text[start:] (whole characters), shortest first;
+        with `first_only` stop at the first (`commonPrefixSearch` over the UTF-8 bytes)."""
         units = self.units
         n = len(units)
-        for b in data:
-            node ^= b
-            if node >= n:
-                return -1
-            unit = units[node]
-            if unit & 0x800000FF != b:
-                return -1
-            node ^= (unit >> 10) << ((unit & 0x200) >> 6)
-        return node
-
-    def leaf(self, node: int) -> int | None:
-        """Value stored at `node` (a node reached by `walk`), or None if no key ends there."""
-        # has_leaf is a flag of the unit that led to `node`; equivalently the unit at `node` itself is a leaf unit
-        # (bit 31 set) whose label check above would have failed for any real byte.
-        unit = self.units[node]
-        return unit & 0x7FFFFFFF if unit & 0x80000000 else None
-
-    def root(self) -> int:
-        unit = self.units[0]
-        return (unit >> 10) << ((unit & 0x200) >> 6)
+        unit = units[0]
+        node = (unit >> 10) << ((unit & 0x200) >> 6)
+        found = []
+        for j in range(start, len(text)):
+            for b in text[j].encode("utf-8"):
+                node ^= b
+                if node >= n:
+                    return found
+                unit = units[node]
+                if unit & 0x800000FF != b:
+                    return found
+                node ^= (unit >> 10) << ((unit & 0x200) >> 6)
+            if unit & 0x100:  # has a leaf: a key ends after this character
+                found.append((j + 1 - start, units[node] & 0x7FFFFFFF))
+                if first_only:
+                    return found
+        return found
 
 
 class Charsmap:
@@ -92,7 +92,9 @@ class Charsmap:
             raise ValueError(f"{source}: precompiled_charsmap shorter than its 4-byte header")
         (size,) = struct.unpack_from("<I", blob, 0)
         if size % 4 or size == 0 or 4 + size > len(blob):
-            raise ValueError(f"{source}: precompiled_charsmap trie size {size} does not fit its {len(blob)} bytes")
+            raise ValueError(
+                f"{source}: precompiled_charsmap trie size {size} does not fit its {len(blob)} bytes"
+            )
         self.trie = DoubleArray(list(struct.unpack_from(f"<{size // 4}I", blob, 4)))
         self.strings = blob[4 + size :]
         self._values: dict[int, str] = {}  # string offset -> replacement (at most one per offset in the blob)
@@ -105,37 +107,36 @@ class Charsmap:
         if text is None:
             end = self.strings.find(b"\0", offset)
             if offset >= len(self.strings) or end < 0:
-                raise ValueError(f"{self.source}: precompiled_charsmap rule points outside its strings ({offset})")
+                raise ValueError(
+                    f"{self.source}: precompiled_charsmap rule points outside its strings ({offset})"
+                )
             text = self.strings[offset:end].decode("utf-8", "replace")
             self._values[offset] = text
         return text
 
     def longest(self, text: str, i: int) -> tuple[int, str] | None:
         """SentencePiece: the longest rule matching text[i:], as (characters matched, replacement)."""
-        trie = self.trie
-        node = trie.root()
-        best = None
-        for j in range(i, len(text)):
-            node = trie.walk(node, text[j].encode("utf-8"))
-            if node < 0:
-                break
-            value = trie.leaf(node)
-            if value is not None:
-                best = (j + 1 - i, value)
-        return None if best is None else (best[0], self._value(best[1]))
+        found = self.trie.prefix_values(text, i, first_only=False)
+        return (found[-1][0], self._value(found[-1][1])) if found else None
 
     def shortest(self, text: str) -> str | None:
         """tokenizers' `Precompiled::transform`: the replacement of the *shortest* rule that is a prefix of `text`."""
-        trie = self.trie
-        node = trie.root()
-        for ch in text:
-            node = trie.walk(node, ch.encode("utf-8"))
-            if node < 0:
-                return None
-            value = trie.leaf(node)
-            if value is not None:
-                return self._value(value)
-        return None
+        found = self.trie.prefix_values(text, 0, first_only=True)
+        return self._value(found[0][1]) if found else None
+
+    def positions(self, text: str) -> list[int]:
+        """Ascending positions where a rule may match: a one-character rule's character, or the first character
+        of a longer rule before a possible second character."""
+        single = self.single
+        out = [m.start() for m in self._scan_single.finditer(text)] if self._scan_single else []
+        out = [i for i in out if text[i] in single]  # drop the superset's astral extras
+        if self._scan_second is not None:
+            firsts = self.firsts
+            extra = [m.start() - 1 for m in self._scan_second.finditer(text, 1)]
+            extra = [i for i in extra if text[i] in firsts and text[i + 1] in self.seconds]
+            if extra:
+                out = sorted(set(out).union(extra))
+        return out
 
     # --- where rules can start --------------------------------------------------------------------------------------
 
@@ -160,7 +161,9 @@ class Charsmap:
             """All (source index, code point, node) reached from `nodes` by one whole UTF-8 character."""
             rows, bytes_, reached = children(nodes, lead)
             need = np.where(bytes_ < 0x80, 0, np.where(bytes_ < 0xE0, 1, np.where(bytes_ < 0xF0, 2, 3)))
-            cps = np.where(need == 0, bytes_, bytes_ & np.where(need == 1, 0x1F, np.where(need == 2, 0x0F, 0x07)))
+            cps = np.where(
+                need == 0, bytes_, bytes_ & np.where(need == 1, 0x1F, np.where(need == 2, 0x0F, 0x07))
+            )
             done_src, done_cp, done_node = [rows[need == 0]], [cps[need == 0]], [reached[need == 0]]
             src, cp, node, need = rows[need > 0], cps[need > 0], reached[need > 0], need[need > 0]
             while len(node):
@@ -172,39 +175,44 @@ class Charsmap:
                 src, cp, node, need = src[need > 0], cp[need > 0], node[need > 0], need[need > 0]
             return np.concatenate(done_src), np.concatenate(done_cp), np.concatenate(done_node)
 
-        root = np.array([self.trie.root() ^ 0], dtype=np.int64)
-        # `children` starts from a node's own unit; the root's "node" for it is position 0.
-        root = np.array([0], dtype=np.int64)
-        _, first_cp, first_node = one_char(root)
-        is_leaf = (units[first_node] & 0x80000000) != 0
+        # Nodes are positions of units; the root's is 0.
+        _, first_cp, first_node = one_char(np.array([0], dtype=np.int64))
+        unit = units[first_node]
+        has_leaf = (unit & 0x100) != 0
+        values = units[first_node ^ ((unit >> 10) << ((unit & 0x200) >> 6))] & 0x7FFFFFFF
         self.single: dict[str, str] = {
-            chr(int(c)): self._value(int(units[node] & 0x7FFFFFFF))
-            for c, node, leaf in zip(first_cp, first_node, is_leaf)
-            if leaf
+            chr(int(c)): self._value(int(v)) for c, v, leaf in zip(first_cp, values, has_leaf) if leaf
         }
-        # children(): a node whose unit is a leaf unit has no children of its own; take the inner nodes only.
-        inner = ~is_leaf
-        src, second_cp, _ = one_char(first_node[inner]) if inner.any() else (np.array([], int),) * 3
-        firsts = {chr(int(c)) for c in first_cp[inner][np.unique(src)]} if len(src) else set()
-        seconds = {chr(int(c)) for c in np.unique(second_cp)} if len(src) else set()
+        src, second_cp, _ = one_char(first_node)
+        firsts = {chr(int(c)) for c in first_cp[np.unique(src)]}
+        seconds = {chr(int(c)) for c in np.unique(second_cp)}
         self.firsts = frozenset(firsts)
         self.seconds = frozenset(seconds)
-        alternatives = []
-        if self.single:
-            alternatives.append(_char_class(self.single))
-        if firsts:
-            alternatives.append(f"{_char_class(firsts)}(?={_char_class(seconds)})")
-        self.candidates = regex.compile("|".join(alternatives)) if alternatives else None
+        # Scanning regexes (stdlib `re`, which is several times faster than `regex` on big classes). Astral
+        # characters share one range: `re` tests astral ranges one by one, and such characters are rare, so the
+        # class is a superset and `positions` filters.
+        self._scan_single = re.compile(_bmp_class(self.single)) if self.single else None
+        self._scan_second = re.compile(_bmp_class(seconds)) if seconds else None
         # Whether a candidate can be handled as a one-character cluster from its own class (see normalize_fast).
         self._alone = {c for c in (*self.single, *firsts) if _ALONE.match(c)}
         self._other = {c for c in (*self.single, *firsts) if _OTHER.match(c)}
         # SentencePiece keeps spaces inside one replacement ("a  b" stays); with no such rule the whole-string
         # collapse in normalize_spm is exact.
-        self.collapse_is_exact = not any("  " in v for v in self.single.values()) and b"  " not in self.strings
+        self.collapse_is_exact = (
+            not any("  " in v for v in self.single.values()) and b"  " not in self.strings
+        )
 
 
-def _char_class(chars: object) -> str:
-    return "[" + "".join(regex.escape(c, special_only=False) for c in sorted(chars)) + "]"
+def _bmp_class(chars: object) -> str:
+    """A character class of `chars`' BMP members as ranges, plus every astral character."""
+    ranges: list[list[int]] = []
+    for cp in sorted(ord(c) for c in chars if ord(c) < 0x10000):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    body = "".join(f"\\u{a:04X}" if a == b else f"\\u{a:04X}-\\u{b:04X}" for a, b in ranges)
+    return f"[{body}\\U00010000-\\U0010FFFF]"
 
 
 # --- SentencePiece ---------------------------------------------------------------------------------------------------
@@ -212,14 +220,13 @@ def _char_class(chars: object) -> str:
 
 def charsmap_chunks(text: str, charsmap: Charsmap | None) -> list[tuple[int, int, str]]:
     """SentencePiece's rule matches in `text`, left to right, longest first: (start, end, replacement)."""
-    if charsmap is None or charsmap.candidates is None:
+    if charsmap is None:
         return []
     out = []
     pos = 0
     single, firsts, seconds = charsmap.single, charsmap.firsts, charsmap.seconds
     n = len(text)
-    for m in charsmap.candidates.finditer(text):
-        i = m.start()
+    for i in charsmap.positions(text):
         if i < pos:
             continue  # inside the previous (multi-character) match
         c = text[i]
@@ -266,7 +273,9 @@ def normalize_spm(
             return "", None
         body = space.join(words)
         return (space + body if add_dummy_prefix else body), None
-    return _normalize_spm_general(text, chunks, add_dummy_prefix, remove_extra_whitespaces, space, with_alignment)
+    return _normalize_spm_general(
+        text, chunks, add_dummy_prefix, remove_extra_whitespaces, space, with_alignment
+    )
 
 
 def _normalize_spm_general(
@@ -277,57 +286,40 @@ def _normalize_spm_general(
     space: str,
     with_alignment: bool,
 ) -> tuple[str, list[int] | None]:
-    """normalizer.cc's loop, chunk by chunk (each rule match, or one copied character)."""
-    out: list[str] = []
-    align: list[int] = []
-
-    def pieces():  # (original start, original end, normalised string) of each step of the loop
-        pos = 0
-        for a, b, r in chunks:
-            for k in range(pos, a):
-                yield k, k + 1, text[k]
-            yield a, b, r
-            pos = b
-        for k in range(pos, len(text)):
-            yield k, k + 1, text[k]
-
-    steps = list(pieces())
+    """normalizer.cc's loop, step by step (a rule match, or one copied character)."""
+    steps: list[tuple[int, int, str]] = []
+    pos = 0
+    for a, b, r in chunks:
+        steps += [(k, k + 1, text[k]) for k in range(pos, a)]
+        steps.append((a, b, r))
+        pos = b
+    steps += [(k, k + 1, text[k]) for k in range(pos, len(text))]
     k = 0
-    if remove_extra_whitespaces:
+    if remove_extra_whitespaces:  # leading steps that normalise to exactly one space
         while k < len(steps) and steps[k][2] == " ":
             k += 1
     if k == len(steps):
         return "", [] if with_alignment else None
-    prefix_at = len(out)
-    if add_dummy_prefix:
-        out.append(space)
-        align.append(-1)  # set below to the first real character's index
+    out: list[str] = []
+    align: list[int] = []
     is_prev_space = remove_extra_whitespaces
-    last_space_out = -1
     for a, b, r in steps[k:]:
         if is_prev_space:
-            stripped = r.lstrip(" ")
-            if stripped != r and last_space_out >= 0:
-                # a dropped space: the run's kept "▁" maps to the last space of the run (as tokenizers' Replace)
-                align[last_space_out] = a + min(len(r) - len(stripped), b - a) - 1
-            r = stripped
+            r = r.lstrip(" ")
         if r:
             for j, ch in enumerate(r):
                 out.append(space if ch == " " else ch)
                 align.append(a + min(j, b - a - 1))
-                if ch == " ":
-                    last_space_out = len(out) - 1
             is_prev_space = r.endswith(" ")
         if not remove_extra_whitespaces:
             is_prev_space = False
+    if add_dummy_prefix and out:
+        out.insert(0, space)
+        align.insert(0, align[0])
     if remove_extra_whitespaces:
-        while out and out[-1] == space and len(out) > (prefix_at + 1 if add_dummy_prefix else 0) - 1:
+        while out and out[-1] == space:
             out.pop()
             align.pop()
-        if add_dummy_prefix and len(out) == 1:
-            out, align = [], []
-    if add_dummy_prefix and out:
-        align[prefix_at] = align[prefix_at + 1] if len(align) > prefix_at + 1 else 0
     return "".join(out), (align if with_alignment else None)
 
 
@@ -346,51 +338,56 @@ def strip_white_space(text: str) -> tuple[int, int]:
 
 def precompiled_fast(text: str, align: list[int], charsmap: Charsmap | None) -> tuple[str, list[int]]:
     """tokenizers' Precompiled normalizer on `text` (whose characters come from `align`)."""
-    if charsmap is None or charsmap.candidates is None:
+    if charsmap is None:
         return text, align
     ops = _grapheme_ops(text, charsmap)
     if not ops:
         return text, align
-    # Replay `NormalizedString::transform` over runs: keep n characters, or replace `old` characters by `new`.
-    # A replacement shorter than what it replaces puts the difference on the *previous* transformation; before any
-    # transformation exists (characters removed at the very start) the removal is lost, and every later character
-    # takes the alignment of the one `removed` places before it. Characters left over at the end are dropped.
-    out: list[str] = []
-    new_align: list[int] = []
-    offset = 0  # index into `text` of the next character a transformation consumes
-    pos = 0  # index into `text` up to which ops have been applied
-    emitted = False
+    # Build tokenizers' transformation list -- (character, change): 0 replaces the next original character,
+    # 1 is inserted (sharing the alignment of the character before), -n replaces one and removes n more -- with
+    # runs of unchanged characters kept as counts. As in `Precompiled::normalize`'s `replace`, a replacement
+    # writes its characters with change 0, then marks the surplus at its end as inserted, or adds the shortfall
+    # to the *last* transformation, whichever replacement wrote it (so removing the character after a
+    # one-to-two replacement turns that replacement's inserted character into one that replaces it). With no
+    # transformation yet (characters removed at the very start) the shortfall is lost.
+    entries: list = []  # (i, j): text[i:j] unchanged; [character, change]: one transformation
+    pos = 0
     for start, end, new in ops:
         if start > pos:
-            n = start - pos
-            out.append(text[pos:start])
-            new_align += align[offset : offset + n]
-            offset += n
-            emitted = True
-        old = end - start
-        k = len(new)
-        if k == 0:
-            if emitted:
-                offset += old
-        else:
-            m = min(k, old)
-            new_align += align[offset : offset + m]
-            offset += m
-            if k > old:
-                new_align += [align[offset - 1]] * (k - old)
-            elif k < old:
-                offset += old - k
-            out.append(new)
-            emitted = True
+            if start - pos > 1:
+                entries.append((pos, start - 1))
+            entries.append([text[start - 1], 0])
+        diff = len(new) - (end - start)
+        entries += [[c, 0] for c in new]
+        if diff > 0:
+            for e in entries[-diff:]:
+                e[1] = 1
+        elif diff < 0 and entries:
+            entries[-1][1] += diff  # a run of unchanged characters always ends with a single entry
         pos = end
     if pos < len(text):
-        n = len(text) - pos
-        out.append(text[pos:])
-        new_align += align[offset : offset + n]
-        offset += n
+        if len(text) - pos > 1:
+            entries.append((pos, len(text) - 1))
+        entries.append([text[-1], 0])
+    # Replay `NormalizedString::transform_range` over the entries.
+    out: list[str] = []
+    new_align: list[int] = []
+    offset = 0  # index of the next original character a transformation consumes
+    for e in entries:
+        if isinstance(e, tuple):
+            n = e[1] - e[0]
+            out.append(text[e[0] : e[1]])
+            new_align += align[offset : offset + n]
+            offset += n
+            continue
+        ch, change = e
+        out.append(ch)
+        if change > 0:
+            new_align.append(align[offset - 1] if offset > 0 else 0)
+        else:
+            new_align.append(align[min(offset, len(align) - 1)])
+            offset += 1 - change
     normalized = "".join(out)
-    if len(new_align) < len(normalized):  # the lost removals ran the replay past the end: tokenizers drops them
-        normalized = normalized[: len(new_align)]
     return normalized, new_align
 
 
@@ -400,8 +397,7 @@ def _grapheme_ops(text: str, charsmap: Charsmap) -> list[tuple[int, int, str]]:
     single, alone, other = charsmap.single, charsmap._alone, charsmap._other
     n = len(text)
     pos = 0  # end of the last handled cluster: a known cluster boundary
-    for m in charsmap.candidates.finditer(text):
-        i = m.start()
+    for i in charsmap.positions(text):
         if i < pos:
             continue
         c = text[i]

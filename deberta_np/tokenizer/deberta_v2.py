@@ -1,0 +1,860 @@
+"""`DebertaV2Tokenizer`: the SentencePiece Unigram tokenizer of DeBERTa v2/v3 (`spm.model`), transformers 4.x API.
+
+Pipeline: special tokens are cut out of the text; each remaining segment is (optionally lowercased and split at
+punctuation,) normalised with the model's precompiled charsmap (normalizer.py), cut into "▁"-words and segmented
+with the Unigram model (unigram.py); then `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]`, truncation, padding and
+tensors, shared with the v1 tokenizer (encoding.py).
+
+transformers has two DeBERTa-v2 tokenizers that disagree on about 2% of multilingual texts. The default here,
+`reference="sentencepiece"`, gives the ids of `sentencepiece` -- transformers' slow `DebertaV2Tokenizer` and
+Microsoft's code, which the models were trained with. `reference="fast"` reproduces `DebertaV2TokenizerFast`
+(ids, tokens, offsets, word ids). The differences (each reproduced in its mode):
+
+* byte fallback: a character missing from the vocabulary becomes its UTF-8 bytes (`<0xE1><0xBA><0x9E>`) in
+  sentencepiece; the fast tokenizer, which has no byte fallback, writes one `[UNK]` for a run of them;
+* normalisation: sentencepiece applies the longest charsmap rule at each position; the fast tokenizer works on
+  grapheme clusters and replaces a short cluster whole by its shortest rule (dropping combining marks after a
+  mapped character: "ｅ\u0301" -> "e" rather than "é"); it strips only White_Space at the ends, so characters that
+  normalise to a space (U+200B) can leave a trailing "▁" token, and it keeps U+0085 at the ends out of the text;
+* `[UNK]` written in the text: both split it out, but the fast tokenizer does so after normalising, so a space
+  before it becomes a "▁" token (and with `do_lower_case` it matches "[unk]" instead);
+* `split_by_punct`: sentencepiece splits the raw text at punctuation and normalises each part (dropping the space
+  before a punctuation mark); the fast tokenizer normalises first (so "…" becomes three "." marks) and keeps
+  that space as a "▁" token;
+* arithmetic: sentencepiece scores paths in float32, tokenizers in float64; equal-scoring segmentations (such as
+  "yy"+"yyyyy" and "yyyyy"+"yy") are then decided by rounding in sentencepiece and by position in tokenizers;
+* pieces that match text: the fast tokenizer also matches control and byte pieces ("<0x41>" written in the text
+  is id 69 there; sentencepiece spells it out).
+
+Offsets (`return_offsets_mapping`) are the fast tokenizer's wherever the two agree on the ids, quirks included (a
+"▁word" token covers the space before it; characters removed by normalisation at the very start of a text shift
+the offsets after them, as in tokenizers); each byte piece covers the character it comes from.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import regex
+
+from deberta_np.tokenizer.deberta import (
+    LARGE_INTEGER,
+    VERY_LARGE_INTEGER,
+    AddedToken,
+    DebertaTokenizer,
+    clean_up_tokenization,
+)
+from deberta_np.tokenizer.encoding import Encoding, Template
+from deberta_np.tokenizer.normalizer import (
+    SPACE_SYMBOL,
+    WHITE_SPACE,
+    Charsmap,
+    metaspace,
+    normalize_fast,
+    normalize_spm,
+)
+from deberta_np.tokenizer.sentencepiece_model import (
+    BYTE,
+    CONTROL,
+    NORMAL,
+    UNKNOWN,
+    ModelProto,
+    NormalizerSpec,
+    Piece,
+    TrainerSpec,
+    parse_model,
+)
+from deberta_np.tokenizer.unigram import Unigram
+
+REFERENCES = ("sentencepiece", "fast")
+CONFIG_OPTIONS = (
+    "do_lower_case",
+    "split_by_punct",
+    "model_max_length",
+    "padding_side",
+    "truncation_side",
+    "clean_up_tokenization_spaces",
+)
+SPECIAL_TOKEN_ATTRIBUTES = (
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "sep_token",
+    "pad_token",
+    "cls_token",
+    "mask_token",
+)
+DEFAULT_SPECIAL_TOKENS = {
+    "bos_token": "[CLS]",
+    "eos_token": "[SEP]",
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
+_WORD = regex.compile(f"{SPACE_SYMBOL}[^{SPACE_SYMBOL}]*|[^{SPACE_SYMBOL}]+")
+
+
+class DebertaV2Tokenizer:
+    """SentencePiece Unigram tokenizer for DeBERTa v2/v3 (`microsoft/deberta-v3-base`, `mdeberta-v3-base`, ...).
+
+    >>> tok = DebertaV2Tokenizer.from_pretrained("path/to/deberta-v3-base")   # spm.model (or tokenizer.json)
+    >>> tok("Hello world")["input_ids"]
+    [1, 5365, 447, 2]
+
+    `reference`: "sentencepiece" (default; ids of sentencepiece, the slow tokenizer and Microsoft's code) or
+    "fast" (transformers' DebertaV2TokenizerFast exactly, `[UNK]` instead of byte fallback included); see the
+    module docstring for what differs."""
+
+    model_input_names: ClassVar[tuple[str, ...]] = ("input_ids", "token_type_ids", "attention_mask")
+    vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "spm.model"}
+
+    def __init__(
+        self,
+        model: ModelProto | str | os.PathLike,
+        *,
+        reference: str = "sentencepiece",
+        do_lower_case: bool = False,
+        split_by_punct: bool = False,
+        added_tokens: Iterable[tuple[int, AddedToken]] = (),
+        special_tokens: dict[str, str] | None = None,
+        model_max_length: int = VERY_LARGE_INTEGER,
+        padding_side: str = "right",
+        truncation_side: str = "right",
+        clean_up_tokenization_spaces: bool = False,
+        template: Template | None = None,
+        cache_size: int | None = None,
+    ) -> None:
+        if reference not in REFERENCES:
+            raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
+        for name, value in (("padding_side", padding_side), ("truncation_side", truncation_side)):
+            if value not in ("right", "left"):
+                raise ValueError(f"{name} must be 'right' or 'left', got {value!r}")
+        self._model_bytes: bytes | None = None
+        if not isinstance(model, ModelProto):
+            path = Path(model)
+            self._model_bytes = path.read_bytes()
+            model = parse_model(self._model_bytes, str(path))
+        self.model = model
+        trainer = model.trainer_spec
+        if trainer.model_type != 1:
+            kind = {2: "BPE", 3: "WORD", 4: "CHAR"}.get(trainer.model_type, str(trainer.model_type))
+            raise ValueError(f"model_type is {kind}; DebertaV2Tokenizer reads Unigram SentencePiece models")
+        if trainer.treat_whitespace_as_suffix:
+            raise ValueError(
+                "treat_whitespace_as_suffix models are not supported (no DeBERTa model uses one)"
+            )
+        self.reference = reference
+        self.do_lower_case = bool(do_lower_case)
+        self.split_by_punct = bool(split_by_punct)
+        self.model_max_length = int(model_max_length)
+        self.padding_side = padding_side
+        self.truncation_side = truncation_side
+        self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
+        self.special_tokens = {**DEFAULT_SPECIAL_TOKENS, **(special_tokens or {})}
+
+        spec = model.normalizer_spec
+        self.charsmap = (
+            Charsmap(spec.precompiled_charsmap, "normalizer_spec") if spec.precompiled_charsmap else None
+        )
+        self._spm_flags = {
+            "add_dummy_prefix": spec.add_dummy_prefix,
+            "remove_extra_whitespaces": spec.remove_extra_whitespaces,
+            "escape_whitespaces": spec.escape_whitespaces,
+        }
+        kwargs = {} if cache_size is None else {"cache_size": cache_size}
+        self.unigram = Unigram(
+            [tuple(p) for p in model.pieces],
+            trainer.unk_id,
+            sentencepiece=reference == "sentencepiece",
+            byte_fallback=trainer.byte_fallback,
+            **kwargs,
+        )
+        self._pieces = model.pieces
+        self._base_vocab: dict[str, int] = {}
+        for i, piece in enumerate(model.pieces):
+            self._base_vocab.setdefault(piece.piece, i)
+        self._vocab = dict(self._base_vocab)
+        # Added tokens: given ones, then the special tokens; a token missing from the pieces gets the next id
+        # ([MASK] = 128000 for deberta-v3). Control pieces are special; [UNK] is matched on normalised text by
+        # the fast tokenizer (transformers creates it with normalized=True).
+        self._added: dict[int, AddedToken] = {}
+        for token_id, token in added_tokens:
+            self._add_token(token, token_id)
+        for attr in SPECIAL_TOKEN_ATTRIBUTES:
+            content = self.special_tokens[attr]
+            if content is not None and content not in {t.content for t in self._added.values()}:
+                self._add_token(AddedToken(content, normalized=attr == "unk_token", special=True))
+        self._id_to_token: list[str | None] = [None] * (max(self._vocab.values(), default=-1) + 1)
+        for token, token_id in self._vocab.items():
+            if self._id_to_token[token_id] is None:
+                self._id_to_token[token_id] = token
+        self._special_ids = frozenset(i for i, t in self._added.items() if t.special)
+        self._build_matchers()
+        self.template = template or Template(
+            single=((self.cls_token_id, self.cls_token, 0), ("A", 0), (self.sep_token_id, self.sep_token, 0)),
+            pair=(
+                (self.cls_token_id, self.cls_token, 0),
+                ("A", 0),
+                (self.sep_token_id, self.sep_token, 0),
+                ("B", 1),
+                (self.sep_token_id, self.sep_token, 1),
+            ),
+        )
+
+    def _add_token(self, token: AddedToken, token_id: int | None = None) -> None:
+        if token_id is None:
+            token_id = self._vocab.get(token.content)
+        if token_id is None:
+            token_id = max(self._vocab.values(), default=-1) + 1
+        self._vocab[token.content] = token_id
+        self._added[token_id] = token
+
+    def _build_matchers(self) -> None:
+        """Regexes for the added tokens: longest first, so that the alternation picks the longest token at the
+        leftmost position (as transformers' trie and tokenizers' leftmost-longest automaton do)."""
+
+        def matcher(tokens: list[tuple[str, int, AddedToken]]) -> tuple[Any, dict] | None:
+            if not tokens:
+                return None
+            tokens = sorted(tokens, key=lambda t: -len(t[0]))
+            pattern = regex.compile("|".join(regex.escape(text) for text, _, _ in tokens))
+            return pattern, {text: (i, t) for text, i, t in reversed(tokens)}
+
+        everything = [(t.content, i, t) for i, t in self._added.items() if t.content]
+        self._first_chars = {t[0][0] for t in everything}
+        if self.reference == "sentencepiece":
+            # The slow tokenizer cuts every added token out of the raw text.
+            self._raw_matcher, self._normalized_matcher = matcher(everything), None
+            return
+        # tokenizers: tokens with normalized=False on the raw text; the others on the normalised segments,
+        # compared with their own normalised content.
+        raw = [e for e in everything if not e[2].normalized]
+        normalized = []
+        for content, i, t in everything:
+            if t.normalized:
+                text = normalize_fast(
+                    self._lower(content)[0] if self.do_lower_case else content, self.charsmap
+                )[0]
+                if text:
+                    normalized.append((text, i, t))
+        self._raw_matcher, self._normalized_matcher = matcher(raw), matcher(normalized)
+
+    # --- loading and saving ---------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, **overrides: Any) -> DebertaV2Tokenizer:
+        """Load from a directory with `spm.model` (and optionally `tokenizer_config.json`,
+        `special_tokens_map.json`, `added_tokens.json`), or with only an HF `tokenizer.json` (Unigram model).
+        Keyword arguments override the files (`reference="fast"`, `do_lower_case=True`, `model_max_length=512`)."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FileNotFoundError(f"{directory}: not a directory")
+        config_path = directory / "tokenizer_config.json"
+        config = _read_json(config_path) if config_path.exists() else {}
+        if not isinstance(config, dict):
+            raise ValueError(f"{config_path}: expected a JSON object")
+        special_path = directory / "special_tokens_map.json"
+        special_map = _read_json(special_path) if special_path.exists() else {}
+        if not isinstance(special_map, dict):
+            raise ValueError(f"{special_path}: expected a JSON object")
+        added: list[tuple[int, AddedToken]] = []
+        template = None
+        tokenizer_json = None
+        vocab_file = config.get("vocab_file") if isinstance(config.get("vocab_file"), str) else None
+        spm_path = directory / (Path(vocab_file).name if vocab_file else "spm.model")
+        if not spm_path.exists():
+            spm_path = directory / "spm.model"
+        if spm_path.exists():
+            model: ModelProto | Path = spm_path
+        elif (directory / "tokenizer.json").exists():
+            tokenizer_json = directory / "tokenizer.json"
+            model, added, template, options = _read_tokenizer_json(tokenizer_json)
+            for key, value in options.items():
+                config.setdefault(key, value)
+        else:
+            raise FileNotFoundError(f"{directory}: needs spm.model (SentencePiece model) or tokenizer.json")
+        added_path = directory / "added_tokens.json"
+        if added_path.exists():
+            table = _read_json(added_path)
+            if not isinstance(table, dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in table.values()
+            ):
+                raise ValueError(f"{added_path}: expected an object mapping token strings to integer ids")
+            added += [(i, AddedToken(t, special=False, normalized=True)) for t, i in table.items()]
+        decoder = config.get("added_tokens_decoder") or {}
+        if not isinstance(decoder, dict):
+            raise ValueError(f"{config_path}: added_tokens_decoder must be an object")
+        for token_id, entry in decoder.items():
+            try:
+                index = int(token_id)
+            except ValueError:
+                raise ValueError(
+                    f"{config_path}: added_tokens_decoder key {token_id!r} is not an id"
+                ) from None
+            added.append((index, _added_token(entry, str(config_path))))
+        specials = {}
+        for source in (config, special_map):
+            for attr in SPECIAL_TOKEN_ATTRIBUTES:
+                value = source.get(attr)
+                if value is not None:
+                    specials[attr] = value["content"] if isinstance(value, dict) else value
+        for attr in SPECIAL_TOKEN_ATTRIBUTES:
+            if attr in overrides:
+                specials[attr] = overrides.pop(attr)
+        options = {key: config[key] for key in CONFIG_OPTIONS if config.get(key) is not None}
+        options.update(overrides)
+        tok = cls(model, added_tokens=added, special_tokens=specials, template=template, **options)
+        tok._tokenizer_json = tokenizer_json
+        return tok
+
+    def save_vocabulary(
+        self, save_directory: str | os.PathLike, filename_prefix: str | None = None
+    ) -> tuple[str]:
+        """Write the SentencePiece model (`spm.model`, optionally `{prefix}-spm.model`)."""
+        directory = Path(save_directory)
+        if not directory.is_dir():
+            raise NotADirectoryError(f"{directory}: not a directory")
+        if self._model_bytes is None:
+            raise ValueError("this tokenizer was not read from an spm.model file, so there is none to save")
+        path = directory / f"{filename_prefix + '-' if filename_prefix else ''}spm.model"
+        path.write_bytes(self._model_bytes)
+        return (str(path),)
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
+        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load."""
+        directory = Path(save_directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if self._model_bytes is not None:
+            files: tuple[str, ...] = self.save_vocabulary(directory)
+        elif getattr(self, "_tokenizer_json", None) is not None:
+            target = directory / "tokenizer.json"
+            target.write_bytes(Path(self._tokenizer_json).read_bytes())
+            files = (str(target),)
+        else:
+            raise ValueError("this tokenizer has neither an spm.model nor a tokenizer.json to save")
+        decoder = {
+            str(i): {"content": t.content, "lstrip": t.lstrip, "normalized": t.normalized, "rstrip": t.rstrip,
+                     "single_word": t.single_word, "special": t.special}
+            for i, t in sorted(self._added.items())
+        }  # fmt: skip
+        config: dict[str, Any] = {
+            "tokenizer_class": "DebertaV2Tokenizer",
+            "added_tokens_decoder": decoder,
+            "do_lower_case": self.do_lower_case,
+            "split_by_punct": self.split_by_punct,
+            "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
+            "padding_side": self.padding_side,
+            "truncation_side": self.truncation_side,
+            "vocab_type": "spm",
+            **self.special_tokens_map,
+        }
+        if self.model_max_length <= LARGE_INTEGER:
+            config["model_max_length"] = self.model_max_length
+        paths = {"tokenizer_config.json": config, "special_tokens_map.json": self.special_tokens_map}
+        for name, content in paths.items():
+            (directory / name).write_text(
+                json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+        return (*files, *(str(directory / name) for name in paths))
+
+    # --- vocabulary (shared with the v1 tokenizer) ----------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of SentencePiece pieces (128000 for deberta-v3), as transformers reports it."""
+        return len(self._pieces)
+
+    # The transformers-style API around the segmentation (vocabulary look-ups, special tokens, the [CLS]/[SEP]
+    # template, batching, pairs, truncation with stride and overflow, padding, tensors, argument checks) is the v1
+    # tokenizer's, method for method: this class provides the same attributes (`_vocab`, `_id_to_token`,
+    # `special_tokens`, `_special_ids`, `template`, ...) and its own `_encode_text`. Borrowed rather than inherited
+    # because a SentencePiece tokenizer is not a byte-level BPE `DebertaTokenizer` (code that checks isinstance
+    # to decide how to turn tokens back into text must not take it for one).
+    __len__ = DebertaTokenizer.__len__
+    get_vocab = DebertaTokenizer.get_vocab
+    convert_tokens_to_ids = DebertaTokenizer.convert_tokens_to_ids
+    convert_ids_to_tokens = DebertaTokenizer.convert_ids_to_tokens
+    _token_of = DebertaTokenizer._token_of
+    __getattr__ = DebertaTokenizer.__getattr__
+    special_tokens_map = DebertaTokenizer.special_tokens_map
+    all_special_tokens = DebertaTokenizer.all_special_tokens
+    all_special_ids = DebertaTokenizer.all_special_ids
+    pad_token_type_id = DebertaTokenizer.pad_token_type_id
+    build_inputs_with_special_tokens = DebertaTokenizer.build_inputs_with_special_tokens
+    create_token_type_ids_from_sequences = DebertaTokenizer.create_token_type_ids_from_sequences
+    get_special_tokens_mask = DebertaTokenizer.get_special_tokens_mask
+    _template_lists = DebertaTokenizer._template_lists
+    encode = DebertaTokenizer.encode
+    __call__ = DebertaTokenizer.__call__
+    _encode_one = DebertaTokenizer._encode_one
+    _encode_words = DebertaTokenizer._encode_words
+    _check_inputs = DebertaTokenizer._check_inputs
+    _strategies = DebertaTokenizer._strategies
+    _check_truncation = DebertaTokenizer._check_truncation
+    batch_decode = DebertaTokenizer.batch_decode
+
+    # --- text -> tokens -----------------------------------------------------------------------------------------
+
+    def tokenize(
+        self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs: Any
+    ) -> list[str]:
+        """Token strings of `text`: pieces ("▁Hello", "<0xE1>", "[MASK]"); an unknown character without byte
+        fallback shows its own text (as both transformers tokenizers do)."""
+        enc = self(text, pair, add_special_tokens=add_special_tokens, return_offsets_mapping=True,
+                   return_token_type_ids=False, return_attention_mask=False, **kwargs)  # fmt: skip
+        return enc.tokens()
+
+    def _split_added(self, text: str, matcher: tuple[Any, dict] | None) -> list[tuple[int, int, int | None]]:
+        """Cut `text` into (start, end, added_token_id or None) segments, None for ordinary text."""
+        if matcher is None or not any(c in text for c in self._first_chars):
+            return [(0, len(text), None)]
+        pattern, by_content = matcher
+        out: list[tuple[int, int, int | None]] = []
+        pos = 0
+        for m in pattern.finditer(text):
+            a, b = m.span()
+            token_id, token = by_content[m.group()]
+            if token.single_word and (
+                (a > 0 and _is_word_char(text[a - 1])) or (b < len(text) and _is_word_char(text[b]))
+            ):
+                continue
+            if token.lstrip:
+                while a > pos and text[a - 1] in WHITE_SPACE:
+                    a -= 1
+            if token.rstrip:
+                while b < len(text) and text[b] in WHITE_SPACE:
+                    b += 1
+            if a > pos:
+                out.append((pos, a, None))
+            out.append((a, b, token_id))
+            pos = b
+        if pos < len(text):
+            out.append((pos, len(text), None))
+        return out
+
+    def _encode_text(self, text: str, details: bool) -> Encoding:
+        """One text (no special tokens): ids and, with `details`, tokens, character offsets and word indices."""
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _surrogate_error(text) from None
+        out = _Output(details)
+        for start, end, added_id in self._split_added(text, self._raw_matcher):
+            if added_id is not None:
+                out.add_token(added_id, text[start:end], start, end)
+            elif self.reference == "sentencepiece":
+                self._segment_spm(text[start:end], start, out)
+            else:
+                self._segment_fast(text[start:end], start, out)
+        return Encoding.from_sequence(out.ids, out.tokens, out.offsets, out.words) if details else (
+            Encoding.from_sequence(out.ids, None, None, None)
+        )  # fmt: skip
+
+    def _lower(self, text: str) -> tuple[str, list[int] | None]:
+        """Lowercase character by character (both transformers tokenizers do: no final-sigma rule), with the
+        original index of each character when the length changes ("İ" -> "i̇")."""
+        lowered = text.lower()
+        if "\u03a3" in text:  # str.lower() writes a word-final capital sigma as "ς"; per character it is "σ"
+            lowered = "".join(c.lower() for c in text)
+        if len(lowered) == len(text):
+            return lowered, None
+        align: list[int] = []
+        for i, c in enumerate(text):
+            align += [i] * len(c.lower())
+        return lowered, align
+
+    def _segment_spm(self, segment: str, base: int, out: _Output) -> None:
+        """A text segment as the slow tokenizer and sentencepiece segment it."""
+        lower_align = None
+        if self.do_lower_case:
+            segment, lower_align = self._lower(segment)
+        parts = _punctuation_runs(segment) if self.split_by_punct else [(0, len(segment))]
+        normalized_parts = []
+        for a, b in parts:
+            normalized, _ = normalize_spm(segment[a:b], self.charsmap, **self._spm_flags)
+            if normalized:
+                normalized_parts.append((a, b, normalized))
+        if not out.details:
+            for _, _, normalized in normalized_parts:
+                for e in self.unigram.words(_WORD.findall(normalized)):
+                    out.ids += e.ids
+            return
+        alignments = self._spm_alignments(segment, normalized_parts)
+        for (_, _, normalized), (align, shift) in zip(normalized_parts, alignments):
+            words = _WORD.findall(normalized)
+            out.add_words(words, self.unigram.words(words), align, shift, base, lower_align)
+
+    def _spm_alignments(self, segment: str, parts: list[tuple[int, int, str]]) -> list[tuple[list[int], int]]:
+        """For each normalised part, the original index of each character (plus the part's start): the fast
+        tokenizer's alignment when its normalisation gives the same strings (so that offsets agree with it),
+        else SentencePiece's own."""
+        fast, align = normalize_fast(segment, self.charsmap)
+        runs = _punctuation_runs(fast) if self.split_by_punct else [(0, len(fast))]
+        fast_parts = [metaspace(fast[a:b], align[a:b]) for a, b in runs]
+        fast_parts = [(text, part_align) for text, part_align in fast_parts if text]
+        if [text for text, _ in fast_parts] == [normalized for _, _, normalized in parts]:
+            return [(part_align, 0) for _, part_align in fast_parts]
+        return [
+            (normalize_spm(segment[a:b], self.charsmap, **self._spm_flags, with_alignment=True)[1], a)
+            for a, b, _ in parts
+        ]
+
+    def _segment_fast(self, segment: str, base: int, out: _Output) -> None:
+        """A text segment as the fast tokenizer segments it."""
+        lower_align = None
+        if self.do_lower_case:
+            segment, lower_align = self._lower(segment)
+        normalized, align = normalize_fast(segment, self.charsmap)
+        for start, end, added_id in self._split_added(normalized, self._normalized_matcher):
+            if added_id is not None:
+                out.add_token(
+                    added_id, normalized[start:end], *_span(align, start, end, 0, base, lower_align)
+                )
+                continue
+            piece, piece_align = normalized[start:end], align[start:end]
+            parts = _punctuation_runs(piece) if self.split_by_punct else [(0, len(piece))]
+            for a, b in parts:
+                text, text_align = metaspace(piece[a:b], piece_align[a:b])
+                if not text:
+                    continue
+                words = _WORD.findall(text)
+                entries = [self.unigram.word(w) for w in words]
+                if not out.details:
+                    for e in entries:
+                        out.ids += e.ids
+                    continue
+                out.add_words(words, entries, text_align, 0, base, lower_align)
+
+    # --- ids -> text --------------------------------------------------------------------------------------------
+
+    def convert_tokens_to_string(self, tokens: Iterable[str]) -> str:
+        """Text of pieces as sentencepiece decodes them: "▁" is a space (the first one dropped), byte pieces
+        are UTF-8 (invalid bytes become U+FFFD), control pieces are empty; special tokens are kept as text."""
+        if self.reference == "fast":
+            text = "".join(tokens).replace(SPACE_SYMBOL, " ")
+            return text[1:] if text.startswith(" ") else text
+        out: list[str] = []
+        pending: list[str] = []
+        prev_special = False
+        for token in tokens:
+            if token in self._special_contents:
+                if not prev_special:
+                    out.append(" ")
+                out.append(self._decode_pieces(pending) + token)
+                pending = []
+                prev_special = True
+            else:
+                pending.append(token)
+                prev_special = False
+        out.append(self._decode_pieces(pending))
+        return "".join(out).strip()
+
+    @property
+    def _special_contents(self) -> frozenset[str]:
+        return frozenset(self.all_special_tokens)
+
+    def _decode_pieces(self, pieces: list[str]) -> str:
+        """sentencepiece's DecodePieces."""
+        out: list[str] = []
+        data = bytearray()
+        at_start = self._spm_flags["add_dummy_prefix"] or self._spm_flags["remove_extra_whitespaces"]
+        unk_surface = self.model.trainer_spec.unk_surface
+        for piece in pieces:
+            token_id = self._base_vocab.get(piece)
+            kind = self._pieces[token_id].type if token_id is not None else UNKNOWN
+            if kind == BYTE:
+                data.append(int(piece[3:5], 16))
+                continue
+            if data:
+                out.append(data.decode("utf-8", "replace"))
+                data = bytearray()
+                at_start = False
+            if kind == CONTROL:
+                continue
+            if kind == UNKNOWN:
+                out.append(unk_surface if token_id is not None else piece)
+                at_start = False
+                continue
+            if at_start and piece.startswith(SPACE_SYMBOL):
+                piece = piece[1:]
+            text = piece.replace(SPACE_SYMBOL, " ")
+            if text:
+                at_start = False
+            out.append(text)
+        if data:
+            out.append(data.decode("utf-8", "replace"))
+        return "".join(out)
+
+    def decode(
+        self,
+        token_ids: int | Sequence[int] | Any,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+    ) -> str:
+        """Text of `token_ids`, as the reference tokenizer decodes it (`reference="sentencepiece"`: bytes pieces
+        become text; `"fast"`: they stay `<0x..>`, as DebertaV2TokenizerFast has no byte-fallback decoder)."""
+        ids = _as_id_list(token_ids, "token_ids")
+        n = len(self._id_to_token)
+        tokens = []
+        for i in ids:
+            if not 0 <= i < n or self._id_to_token[i] is None:
+                raise ValueError(f"token_ids: {i} is not an id of this vocabulary (0..{n - 1})")
+            if skip_special_tokens and i in self._special_ids:
+                continue
+            tokens.append(self._id_to_token[i])
+        text = self.convert_tokens_to_string(tokens)
+        cleanup = (
+            self.clean_up_tokenization_spaces
+            if clean_up_tokenization_spaces is None
+            else clean_up_tokenization_spaces
+        )
+        return clean_up_tokenization(text) if cleanup else text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(vocab_size={self.vocab_size}, reference={self.reference!r}, "
+            f"do_lower_case={self.do_lower_case}, split_by_punct={self.split_by_punct}, "
+            f"model_max_length={self.model_max_length})"
+        )
+
+
+# --- output assembly -----------------------------------------------------------------------------------------------
+
+
+class _Output:
+    """Parallel lists of one text's tokens; word indices count "▁"-words and added tokens, as tokenizers does."""
+
+    __slots__ = ("details", "ids", "offsets", "tokens", "word", "words")
+
+    def __init__(self, details: bool) -> None:
+        self.details = details
+        self.ids: list[int] = []
+        self.tokens: list[str] = []
+        self.offsets: list[tuple[int, int]] = []
+        self.words: list[int | None] = []
+        self.word = 0
+
+    def add_token(self, token_id: int, token: str, start: int, end: int) -> None:
+        self.ids.append(token_id)
+        if self.details:
+            self.tokens.append(token)
+            self.offsets.append((start, end))
+            self.words.append(self.word)
+        self.word += 1
+
+    def add_words(
+        self,
+        words: list[str],
+        entries: list,
+        align: list[int],
+        shift: int,
+        base: int,
+        lower_align: list[int] | None,
+    ) -> None:
+        """Tokens of consecutive words of one normalised string; `align` maps its characters to the original
+        text at `shift` (within a lowercased segment mapped by `lower_align`) inside the segment at `base`."""
+        pos = 0
+        for word, e in zip(words, entries):
+            self.ids += e.ids
+            self.tokens += e.tokens
+            for s, t in zip(e.starts, e.ends):
+                self.offsets.append(_span(align, pos + s, pos + t, shift, base, lower_align))
+            self.words += [self.word] * len(e.ids)
+            self.word += 1
+            pos += len(word)
+
+
+def _span(
+    align: list[int], start: int, end: int, shift: int, base: int, lower_align: list[int] | None
+) -> tuple[int, int]:
+    """Original (start, end) of normalised characters [start, end): first character's start, last one's end."""
+    first, last = align[start] + shift, align[end - 1] + shift
+    if lower_align is not None:
+        first, last = lower_align[first], lower_align[last]
+    return base + first, base + last + 1
+
+
+def _is_punctuation(ch: str) -> bool:
+    """transformers' `_is_punctuation` (slow) and tokenizers' `is_punc` (fast): ASCII symbols and Unicode P*."""
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(ch).startswith("P")
+
+
+def _punctuation_runs(text: str) -> list[tuple[int, int]]:
+    """Spans of `text` with every punctuation character on its own (`_run_split_on_punc`, Punctuation(isolated))."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for i, ch in enumerate(text):
+        if _is_punctuation(ch):
+            if i > start:
+                out.append((start, i))
+            out.append((i, i + 1))
+            start = i + 1
+    if start < len(text):
+        out.append((start, len(text)))
+    return out
+
+
+# --- files -----------------------------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{e.lineno}: invalid JSON ({e.msg}, column {e.colno})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 ({e})") from None
+
+
+def _added_token(entry: Any, where: str) -> AddedToken:
+    if isinstance(entry, str):
+        return AddedToken(entry)
+    if not isinstance(entry, dict) or not isinstance(entry.get("content"), str):
+        raise ValueError(f"{where}: added token {entry!r} has no 'content' string")
+    fields = {
+        k: bool(entry[k]) for k in ("lstrip", "rstrip", "single_word", "normalized", "special") if k in entry
+    }
+    return AddedToken(entry["content"], **fields)
+
+
+def _read_tokenizer_json(path: Path) -> tuple[ModelProto, list, Template | None, dict]:
+    """An HF `tokenizer.json` with a Unigram model (what DebertaV2TokenizerFast saves). Piece types are not in
+    the file: added special tokens count as control pieces, the unk id as the unknown piece, "<0x00>".."<0xFF>"
+    as byte pieces (whose presence means the SentencePiece model had byte_fallback), the rest as normal."""
+    data = _read_json(path)
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict) or model.get("type") != "Unigram":
+        raise ValueError(f"{path}: expected a Unigram model ('model': {{'type': 'Unigram', ...}})")
+    vocab = model.get("vocab")
+    if not isinstance(vocab, list) or not vocab:
+        raise ValueError(f"{path}: model.vocab must be a non-empty list of [piece, score] pairs")
+    unk_id = model.get("unk_id")
+    if not isinstance(unk_id, int) or isinstance(unk_id, bool) or not 0 <= unk_id < len(vocab):
+        raise ValueError(f"{path}: model.unk_id must be an id of model.vocab, got {unk_id!r}")
+    added = [(t["id"], _added_token(t, str(path))) for t in data.get("added_tokens") or []]
+    special_ids = {i for i, t in added if t.special}
+    byte_pieces = {f"<0x{b:02X}>" for b in range(256)}
+    pieces = []
+    for n, entry in enumerate(vocab):
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or not isinstance(entry[0], str)
+            or not isinstance(entry[1], (int, float))
+        ):
+            raise ValueError(f"{path}: model.vocab[{n}] is not a [piece, score] pair: {entry!r}")
+        kind = (
+            UNKNOWN
+            if n == unk_id
+            else CONTROL
+            if n in special_ids
+            else BYTE
+            if entry[0] in byte_pieces
+            else NORMAL
+        )
+        pieces.append(Piece(entry[0], float(entry[1]), kind))
+    byte_fallback = sum(p.type == BYTE for p in pieces) == 256
+    charsmap = b""
+    options: dict[str, Any] = {}
+    normalizers = (data.get("normalizer") or {}).get("normalizers") or [data.get("normalizer") or {}]
+    for entry in normalizers:
+        if (
+            isinstance(entry, dict)
+            and entry.get("type") == "Precompiled"
+            and entry.get("precompiled_charsmap")
+        ):
+            try:
+                charsmap = base64.b64decode(entry["precompiled_charsmap"], validate=True)
+            except ValueError:
+                raise ValueError(f"{path}: normalizer.precompiled_charsmap is not base64") from None
+        if isinstance(entry, dict) and entry.get("type") == "Lowercase":
+            options["do_lower_case"] = True
+    pre = data.get("pre_tokenizer") or {}
+    for entry in pre.get("pretokenizers") or [pre]:
+        if isinstance(entry, dict) and entry.get("type") == "Punctuation":
+            options["split_by_punct"] = True
+    template = None
+    post = data.get("post_processor") or {}
+    if post.get("type") == "TemplateProcessing":
+        specials = post.get("special_tokens", {})
+
+        def items(spec: list) -> tuple:
+            out = []
+            for item in spec:
+                if "Sequence" in item:
+                    out.append((item["Sequence"]["id"], item["Sequence"]["type_id"]))
+                else:
+                    name = item["SpecialToken"]["id"]
+                    out.append(
+                        (
+                            specials[name]["ids"][0],
+                            specials[name]["tokens"][0],
+                            item["SpecialToken"]["type_id"],
+                        )
+                    )
+            return tuple(out)
+
+        try:
+            template = Template(single=items(post["single"]), pair=items(post["pair"]))
+        except (KeyError, IndexError, TypeError):
+            raise ValueError(f"{path}: post_processor is not a valid TemplateProcessing") from None
+    trainer = TrainerSpec(vocab_size=len(pieces), byte_fallback=byte_fallback, unk_id=unk_id,
+                          unk_piece=pieces[unk_id].piece)  # fmt: skip
+    return (
+        ModelProto(tuple(pieces), trainer, NormalizerSpec(precompiled_charsmap=charsmap)),
+        added,
+        template,
+        options,
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------------------------------
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _is_int(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or type(value).__name__.startswith(
+        ("int", "uint")
+    )
+
+
+def _as_id_list(token_ids: Any, name: str) -> list[int]:
+    if _is_int(token_ids):
+        return [int(token_ids)]
+    if hasattr(token_ids, "tolist"):  # NumPy/CuPy arrays
+        token_ids = token_ids.tolist()
+        if isinstance(token_ids, int):
+            return [token_ids]
+    if isinstance(token_ids, (str, bytes)) or not isinstance(token_ids, Iterable):
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {type(token_ids).__name__}")
+    ids = list(token_ids)
+    for i in ids:
+        if not _is_int(i):
+            raise TypeError(f"{name} must hold ints, got {type(i).__name__} {i!r}")
+    return [int(i) for i in ids]
+
+
+def _surrogate_error(text: str) -> ValueError:
+    for i, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":
+            return ValueError(
+                f"text contains a lone surrogate U+{ord(ch):04X} at index {i}; it has no UTF-8 form "
+                "(decode with errors='replace'?)"
+            )
+    return ValueError("text is not encodable as UTF-8")
