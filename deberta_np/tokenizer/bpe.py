@@ -28,8 +28,9 @@ from deberta_np.tokenizer import _unicode_tables
 # Oniguruma, by the Rust `tokenizers` ByteLevel pre-tokenizer.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
-# How many distinct pieces the per-piece cache keeps (about 25 MB); beyond it the older half is dropped.
-DEFAULT_CACHE_SIZE = 65536
+# How many distinct pieces the per-piece cache keeps (about 30 MB when full); beyond it the older half is dropped.
+# 7.6 MB of text in ~40 languages holds ~100,000 distinct pieces.
+DEFAULT_CACHE_SIZE = 131072
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -158,9 +159,15 @@ class NeedsPinnedSplit(Exception):
 # --- BPE model ---------------------------------------------------------------------------------------------------
 
 
-# Per piece: token ids, token strings, number of tokens, and None -- or, only for pieces with a symbol missing
-# from the vocabulary, each token's (start, end) byte span in the piece.
-Entry = tuple[tuple[int, ...], tuple[str, ...], int, "tuple[tuple[int, int], ...] | None"]
+class SpannedIds(tuple):
+    """Token ids of a piece with a symbol missing from the vocabulary (toy vocabularies only), with each token's
+    (start, end) byte span in the piece, since the token strings no longer tell the byte lengths."""
+
+    spans: tuple[tuple[int, int], ...]
+
+
+# A cache entry is just the piece's token ids (small: the cache holds ~100,000 of them), or a SpannedIds.
+Entry = tuple[int, ...]
 
 
 class ByteLevelBPE:
@@ -178,6 +185,7 @@ class ByteLevelBPE:
         self.unk_id = unk_id
         self.cache_size = cache_size
         self.cache: dict[str, Entry] = {}
+        self.has_spanned = False  # whether any piece needed SpannedIds (then offsets check for them)
         self._id_to_token = {i: t for t, i in vocab.items()}
         # For character offsets without per-byte work: for each token id, how many characters start inside the
         # token's bytes, and 1 if its first byte continues a character begun in an earlier token (see offsets()).
@@ -233,14 +241,11 @@ class ByteLevelBPE:
 
     def _encode_uncached(self, piece: str) -> Entry:
         symbols = self.merge(to_byte_level(piece))
-        vocab = self.vocab
-        ids = tuple(map(vocab.get, symbols))
+        ids = tuple(map(self.vocab.get, symbols))
         if None not in ids:
-            # the vocabulary's own string objects, so that cached entries share them
-            return ids, tuple(map(self._id_to_token.__getitem__, ids)), len(ids), None
-        # A symbol missing from the vocabulary (toy vocabularies only) becomes the unknown token, as in the slow
-        # tokenizer and GPT-2; without an unknown token it is dropped, as in the fast one. Such pieces carry the byte
-        # span of each token explicitly, since token strings no longer tell the byte lengths.
+            return ids
+        # A symbol missing from the vocabulary becomes the unknown token, as in the slow tokenizer and GPT-2;
+        # without an unknown token it is dropped, as in the fast one.
         kept, spans, byte_pos = [], [], 0
         for symbol, token_id in zip(symbols, ids):
             token_id = self.unk_id if token_id is None else token_id
@@ -248,7 +253,10 @@ class ByteLevelBPE:
                 kept.append(token_id)
                 spans.append((byte_pos, byte_pos + len(symbol)))
             byte_pos += len(symbol)
-        return tuple(kept), tuple(self._id_to_token[i] for i in kept), len(kept), tuple(spans)
+        entry = SpannedIds(kept)
+        entry.spans = tuple(spans)
+        self.has_spanned = True
+        return entry
 
     def offsets(
         self, pieces: list[str], entries: list[Entry], ids: list[int], base: int
@@ -259,7 +267,7 @@ class ByteLevelBPE:
         may then share it). Counting S = characters that start in the tokens so far: a token ends at S (after its
         last started character, or after the character it continues) and starts at the previous S, minus one if
         its first byte continues a character. Only C-level loops: this is the hot path of return_offsets_mapping."""
-        if any(entry[3] for entry in entries):
+        if self.has_spanned and any(isinstance(e, SpannedIds) for e in entries):
             return self._offsets_with_spans(pieces, entries, base)
         bounds = list(itertools.accumulate(map(self.char_starts.__getitem__, ids), initial=base))
         starts = map(operator.sub, bounds, map(self.begins_inside_char.__getitem__, ids))
@@ -270,10 +278,11 @@ class ByteLevelBPE:
     ) -> list[tuple[int, int]]:
         # Pieces with out-of-vocabulary symbols (toy vocabularies only): walk the bytes.
         out = []
-        for piece, (_ids, tokens, _n, spans) in zip(pieces, entries):
+        for piece, entry in zip(pieces, entries):
             char_at = [i for i, ch in enumerate(piece) for _ in ch.encode("utf-8")]
+            spans = getattr(entry, "spans", None)
             if spans is None:
-                ends = list(itertools.accumulate(map(len, tokens)))
+                ends = list(itertools.accumulate(len(self._id_to_token[i]) for i in entry))
                 spans = tuple(zip([0, *ends[:-1]], ends))
             out += [(base + char_at[a], base + char_at[b - 1] + 1) for a, b in spans]
             base += len(piece)

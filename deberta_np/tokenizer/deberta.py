@@ -24,8 +24,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from itertools import chain, repeat
-from operator import itemgetter
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,9 +48,6 @@ from deberta_np.tokenizer.encoding import (
     to_numpy,
     truncate_pair,
 )
-
-# Fields of a ByteLevelBPE cache entry.
-_IDS, _TOKENS, _COUNT = (itemgetter(k) for k in range(3))
 
 # transformers' "no limit" model_max_length (int(1e30)), and the threshold above which it means "unset".
 VERY_LARGE_INTEGER = int(1e30)
@@ -445,12 +441,12 @@ class DebertaTokenizer:
             except UnicodeEncodeError:
                 raise _surrogate_error(text) from None
             # Flatten the per-piece entries with C-level iterators: per-piece Python work dominates otherwise.
-            ids += chain.from_iterable(map(_IDS, entries))
+            ids += chain.from_iterable(entries)
             if not details:
                 continue
             first = len(tokens)
-            tokens += chain.from_iterable(map(_TOKENS, entries))
-            words += chain.from_iterable(map(repeat, range(word, word + len(pieces)), map(_COUNT, entries)))
+            tokens += map(self._id_to_token.__getitem__, islice(ids, first, None))
+            words += chain.from_iterable(map(repeat, range(word, word + len(pieces)), map(len, entries)))
             word += len(pieces)
             offsets += self.bpe.offsets(pieces, entries, ids[first:], start - prefixed)
             if prefixed:
