@@ -395,7 +395,6 @@ class DebertaV2Tokenizer:
     encode = DebertaTokenizer.encode
     __call__ = DebertaTokenizer.__call__
     _encode_one = DebertaTokenizer._encode_one
-    _encode_words = DebertaTokenizer._encode_words
     _check_inputs = DebertaTokenizer._check_inputs
     _strategies = DebertaTokenizer._strategies
     _check_truncation = DebertaTokenizer._check_truncation
@@ -458,6 +457,24 @@ class DebertaV2Tokenizer:
         return Encoding.from_sequence(out.ids, out.tokens, out.offsets, out.words) if details else (
             Encoding.from_sequence(out.ids, None, None, None)
         )  # fmt: skip
+
+    def _encode_words(self, words: Sequence[str], details: bool) -> Encoding:
+        """Pre-split input: each word is encoded on its own, with its own "▁" (both references do: the slow
+        tokenizer puts a space before each word); offsets are relative to the word, word ids are its index."""
+        ids: list[int] = []
+        tokens: list[str] = []
+        offsets: list[tuple[int, int]] = []
+        word_ids: list[int | None] = []
+        for index, word in enumerate(words):
+            e = self._encode_text(word, details)
+            ids += e.ids
+            if details:
+                tokens += e.tokens
+                offsets += e.offsets
+                word_ids += [index] * len(e.ids)
+        if not details:
+            return Encoding.from_sequence(ids, None, None, None)
+        return Encoding.from_sequence(ids, tokens, offsets, word_ids)
 
     def _lower(self, text: str) -> tuple[str, list[int] | None]:
         """Lowercase character by character (both transformers tokenizers do: no final-sigma rule), with the
