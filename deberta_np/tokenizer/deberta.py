@@ -14,8 +14,15 @@ transformers tokenizers disagree we follow the fast one, except where it loses t
   the fast tokenizer silently drops it;
 * `tokenize()` returns vocabulary strings (`'[MASK]'`), as slow does, so that `convert_tokens_to_ids(tokenize(t))`
   works; `BatchEncoding.tokens()` shows the matched text (`' [MASK]'`), as fast does;
+* a single text with an empty `text_pair` ("") is encoded without a pair, as fast does (slow adds `[SEP]`);
+* pre-split words (`is_split_into_words=True`) each get a prefix space whatever `add_prefix_space` says: slow always
+  adds it, fast refuses pre-split words unless `add_prefix_space=True`;
+* truncation overflow (`return_overflowing_tokens`) follows fast's windows (every strategy, pairs included, all
+  window combinations); slow raises ValueError for `longest_first` overflow of pairs and returns the overflow as
+  `overflowing_tokens` instead of extra rows;
 * invalid input that makes the fast tokenizer panic or silently skip truncation (stride too large, max_length below
-  the special tokens) raises ValueError.
+  the special tokens), lone surrogates (slow raises UnicodeEncodeError, fast a TypeError) and ids outside the
+  vocabulary in `decode` (fast skips them, slow fails) raise ValueError.
 """
 
 from __future__ import annotations
