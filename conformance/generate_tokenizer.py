@@ -155,7 +155,8 @@ SPECIAL_PIECES = [
 
 
 def hypothesis_strings(n: int) -> list[str]:
-    """`n` strings drawn by hypothesis (derandomized: the same hypothesis version gives the same strings)."""
+    """`n` strings drawn by hypothesis (derandomized, yet the draws can still differ a little between runs and
+    hypothesis versions; harmless, since the drawn strings are stored with their outputs)."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 

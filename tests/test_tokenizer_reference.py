@@ -42,6 +42,19 @@ def test_golden_hypothesis_strings(ours):
     assert all(r["ok"] for r in rows), (rows, examples)
 
 
+def test_missing_or_changed_corpus_source_is_reported(ours, monkeypatch):
+    suite = _suite()
+    golden = suite.load_golden("corpus.json.gz")
+    first = dict(golden["sources"][0])
+    changed = {**golden["sources"][1], "sha256": "0" * 64}
+    missing = {**first, "path": "/usr/share/nowhere/gone.txt"}
+    small = {**golden, "sources": [first, changed, missing], "sample": []}
+    monkeypatch.setattr(suite, "load_golden", lambda name: small)
+    rows = suite.check_corpus(ours[0], [])
+    sources = next(r for r in rows if r["case"] == "corpus sources")
+    assert not sources["ok"] and "2 of 3 unusable" in sources["value"] and "gone.txt" in sources["value"]
+
+
 # --- live, against transformers -------------------------------------------------------------------------------------
 
 
