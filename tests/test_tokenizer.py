@@ -78,7 +78,8 @@ def test_toy_vocabulary_as_published(tmp_path):
     assert tok.convert_tokens_to_ids([*tokens, tok.unk_token]) == [0, 1, 2, 15, 10, 9, 3, 2, 15, 19]
     assert tok("Hello", "World")["token_type_ids"] == [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
     enc = tok("Hello wé", add_special_tokens=False, return_offsets_mapping=True)
-    assert enc["input_ids"] == [19, 3, 0, 0, 1, 10, 2, 19, 19]  # 'H' and both bytes of 'é' are not in the vocabulary
+    # 'H' and both bytes of 'é' are not in the vocabulary
+    assert enc["input_ids"] == [19, 3, 0, 0, 1, 10, 2, 19, 19]
     assert enc["offset_mapping"] == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 7), (7, 8), (7, 8)]
 
 
