@@ -21,7 +21,6 @@ from deberta_np.pipelines import Failure, checkpoint_heads
 from deberta_np.pipelines.base import length_batches, resolve_model_path
 from deberta_np.pipelines.fill_mask import masked_lm_logits
 from deberta_np.pipelines.question_answering import to_examples
-from deberta_np.pipelines.token_classification import tokens_to_string
 
 pytestmark = pytest.mark.skipif(
     not pipeline_models.TOKENIZER_DIR.is_dir(), reason="needs ../shared/tokenizers/deberta-v1"
@@ -377,9 +376,9 @@ def test_qa_input_forms(models: dict) -> None:
 
 def test_tokens_to_string_follows_the_rust_decoder(models: dict) -> None:
     tokenizer = pipeline("ner", models["ner"]).tokenizer
-    assert tokens_to_string(tokenizer, ["ĠZ", "Ã¼", "rich"]) == " Zürich"
-    assert tokens_to_string(tokenizer, [" Zürich", "Ġis"]) == " Zürich is"  # a decoded word: kept as UTF-8
-    assert tokens_to_string(tokenizer, ["Zürich"]) == "Z\ufffdrich"  # all in the byte table: decoded (as HF)
+    assert tokenizer.convert_tokens_to_string(["ĠZ", "Ã¼", "rich"]) == " Zürich"
+    assert tokenizer.convert_tokens_to_string([" Zürich", "Ġis"]) == " Zürich is"  # a decoded word: kept as UTF-8
+    assert tokenizer.convert_tokens_to_string(["Zürich"]) == "Z\ufffdrich"  # all in the byte table: decoded (as HF)
 
 
 # --- finding checkpoints ----------------------------------------------------------------------------------------

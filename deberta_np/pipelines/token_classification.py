@@ -14,8 +14,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import InputError
-from ..tokenizer import DebertaTokenizer
-from ..tokenizer.bpe import UNICODE_TO_BYTE
 from .base import Feature, Pipeline, check_positive_int, host, softmax
 
 STRATEGIES = ("none", "simple", "first", "average", "max")
@@ -198,7 +196,7 @@ class TokenClassificationPipeline(Pipeline):
         return {
             "entity": self.label(best),
             "score": scores[best],
-            "word": tokens_to_string(self.tokenizer, [t["word"] for t in tokens]),
+            "word": self.tokenizer.convert_tokens_to_string([t["word"] for t in tokens]),
             "start": tokens[0]["start"],
             "end": tokens[-1]["end"],
         }
@@ -225,28 +223,10 @@ class TokenClassificationPipeline(Pipeline):
             "score": np.mean(np.nanmean([e["score"] for e in entities])),
             # With first/average/max these "tokens" are already decoded words, decoded once more: transformers
             # does this too (so 'Zoë' at the start of a text becomes 'Zo\ufffd' there and here).
-            "word": tokens_to_string(self.tokenizer, [e["word"] for e in entities]),
+            "word": self.tokenizer.convert_tokens_to_string([e["word"] for e in entities]),
             "start": entities[0]["start"],
             "end": entities[-1]["end"],
         }
-
-
-def tokens_to_string(tokenizer: Any, tokens: list[str]) -> str:
-    """transformers' fast ByteLevel decoder: a token whose characters are all in GPT-2's byte table gives those
-    bytes, any other token (a decoded word with a space in it, say) its own UTF-8; invalid UTF-8 becomes U+FFFD.
-
-    Written here because DebertaTokenizer.convert_tokens_to_string tests "encodable as Latin-1" instead of "in the
-    table", which differs for the space and control characters (' Zürich' would come out as ' Z\ufffdrich').
-    """
-    if not isinstance(tokenizer, DebertaTokenizer):
-        return tokenizer.convert_tokens_to_string(tokens)
-    data = bytearray()
-    for token in tokens:
-        if all(c in UNICODE_TO_BYTE for c in token):
-            data += bytes(UNICODE_TO_BYTE[c] for c in token)
-        else:
-            data += token.encode("utf-8", "surrogatepass")
-    return data.decode("utf-8", errors="replace")
 
 
 def split_words(tokens: list[dict]) -> list[list[dict]]:

@@ -60,6 +60,8 @@ UNICODE_TO_BYTE: dict[str, int] = {c: b for b, c in BYTE_TO_UNICODE.items()}
 # `str.translate` then performs step 2 for a whole piece at C speed.
 _LATIN1_TO_STANDIN = {b: c for b, c in BYTE_TO_UNICODE.items()}
 _STANDIN_TO_LATIN1 = {ord(c): chr(b) for b, c in BYTE_TO_UNICODE.items()}
+# A token is byte-level only if every character is in the table (the Rust ByteLevel decoder's rule).
+_NOT_BYTE_LEVEL = regex.compile("[^" + "".join(regex.escape(c) for c in BYTE_TO_UNICODE.values()) + "]")
 
 
 def to_byte_level(text: str) -> str:
@@ -73,11 +75,10 @@ def from_byte_level(tokens: Iterable[str]) -> bytes:
     '[MASK]' is inside it; a hand-made one may not be) contributes its own UTF-8, as the Rust ByteLevel decoder does."""
     out = []
     for token in tokens:
-        latin1 = token.translate(_STANDIN_TO_LATIN1)
-        try:
-            out.append(latin1.encode("latin-1"))
-        except UnicodeEncodeError:
+        if _NOT_BYTE_LEVEL.search(token):  # e.g. " Zürich": a plain space is not in the table
             out.append(token.encode("utf-8", "surrogatepass"))
+        else:
+            out.append(token.translate(_STANDIN_TO_LATIN1).encode("latin-1"))
     return b"".join(out)
 
 
