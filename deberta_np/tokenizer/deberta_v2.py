@@ -39,7 +39,7 @@ import os
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import regex
 
@@ -171,7 +171,7 @@ class DebertaV2Tokenizer:
         }
         kwargs = {} if cache_size is None else {"cache_size": cache_size}
         self.unigram = Unigram(
-            [tuple(p) for p in model.pieces],
+            model.pieces,
             trainer.unk_id,
             sentencepiece=reference == "sentencepiece",
             byte_fallback=trainer.byte_fallback,
@@ -219,24 +219,24 @@ class DebertaV2Tokenizer:
 
     def _build_matchers(self) -> None:
         """Regexes for the added tokens: longest first, so that the alternation picks the longest token at the
-        leftmost position (as transformers' trie and tokenizers' leftmost-longest automaton do)."""
+        leftmost position (as transformers' trie and tokenizers' leftmost-longest automaton do).
 
-        def matcher(tokens: list[tuple[str, int, AddedToken]]) -> tuple[Any, dict] | None:
+        The fast tokenizer cuts tokens with normalized=False out of the raw text, normalises the rest and then
+        finds the others ([UNK]) in it, by their own normalised content. The slow tokenizer cuts them all out of
+        the raw text: here in two steps (first the normalized=False ones, then the others in what remains),
+        which is the same for tokens that do not overlap, so that both modes share the first step."""
+
+        def matcher(tokens: list[tuple[str, int, AddedToken]]) -> _Matcher | None:
             if not tokens:
                 return None
             tokens = sorted(tokens, key=lambda t: -len(t[0]))
             pattern = regex.compile("|".join(regex.escape(text) for text, _, _ in tokens))
-            return pattern, {text: (i, t) for text, i, t in reversed(tokens)}
+            by_content = {text: (i, t) for text, i, t in reversed(tokens)}
+            return _Matcher(pattern, by_content, frozenset(text[0] for text, _, _ in tokens))
 
         everything = [(t.content, i, t) for i, t in self._added.items() if t.content]
-        self._first_chars = {t[0][0] for t in everything}
-        if self.reference == "sentencepiece":
-            # The slow tokenizer cuts every added token out of the raw text.
-            self._raw_matcher, self._normalized_matcher = matcher(everything), None
-            return
-        # tokenizers: tokens with normalized=False on the raw text; the others on the normalised segments,
-        # compared with their own normalised content.
-        raw = [e for e in everything if not e[2].normalized]
+        self._raw_matcher = matcher([e for e in everything if not e[2].normalized])
+        self._raw_normalized_matcher = matcher([e for e in everything if e[2].normalized])
         normalized = []
         for content, i, t in everything:
             if t.normalized:
@@ -245,7 +245,7 @@ class DebertaV2Tokenizer:
                 )[0]
                 if text:
                     normalized.append((text, i, t))
-        self._raw_matcher, self._normalized_matcher = matcher(raw), matcher(normalized)
+        self._normalized_matcher = matcher(normalized)
 
     # --- loading and saving ---------------------------------------------------------------------------------
 
@@ -411,16 +411,15 @@ class DebertaV2Tokenizer:
                    return_token_type_ids=False, return_attention_mask=False, **kwargs)  # fmt: skip
         return enc.tokens()
 
-    def _split_added(self, text: str, matcher: tuple[Any, dict] | None) -> list[tuple[int, int, int | None]]:
+    def _split_added(self, text: str, matcher: _Matcher | None) -> list[tuple[int, int, int | None]]:
         """Cut `text` into (start, end, added_token_id or None) segments, None for ordinary text."""
-        if matcher is None or not any(c in text for c in self._first_chars):
+        if matcher is None or not any(c in text for c in matcher.first_chars):
             return [(0, len(text), None)]
-        pattern, by_content = matcher
         out: list[tuple[int, int, int | None]] = []
         pos = 0
-        for m in pattern.finditer(text):
+        for m in matcher.pattern.finditer(text):
             a, b = m.span()
-            token_id, token = by_content[m.group()]
+            token_id, token = matcher.by_content[m.group()]
             if token.single_word and (
                 (a > 0 and _is_word_char(text[a - 1])) or (b < len(text) and _is_word_char(text[b]))
             ):
@@ -490,66 +489,89 @@ class DebertaV2Tokenizer:
         return lowered, align
 
     def _segment_spm(self, segment: str, base: int, out: _Output) -> None:
-        """A text segment as the slow tokenizer and sentencepiece segment it."""
-        lower_align = None
-        if self.do_lower_case:
-            segment, lower_align = self._lower(segment)
-        parts = _punctuation_runs(segment) if self.split_by_punct else [(0, len(segment))]
-        normalized_parts = []
-        for a, b in parts:
-            normalized, _ = normalize_spm(segment[a:b], self.charsmap, **self._spm_flags)
-            if normalized:
-                normalized_parts.append((a, b, normalized))
+        """A text segment (between tokens with normalized=False) as the slow tokenizer and sentencepiece
+        segment it: the remaining added tokens cut out, then each part lowercased, split at punctuation and
+        normalised on its own."""
+        # (start, end, added id), or (start, end, None, normalized, part start, part end, text, lowering)
+        items: list[tuple] = []
+        for a, b, added_id in self._split_added(segment, self._raw_normalized_matcher):
+            if added_id is not None:
+                items.append((a, b, added_id))
+                continue
+            text, lower_align = self._lower(segment[a:b]) if self.do_lower_case else (segment[a:b], None)
+            for pa, pb in _punctuation_runs(text) if self.split_by_punct else [(0, len(text))]:
+                normalized, _ = normalize_spm(text[pa:pb], self.charsmap, **self._spm_flags)
+                if normalized:
+                    items.append((a, b, None, normalized, pa, pb, text, lower_align))
         if not out.details:
-            for _, _, normalized in normalized_parts:
-                for e in self.unigram.words(_WORD.findall(normalized)):
+            for item in items:
+                if item[2] is not None:
+                    out.ids.append(item[2])
+                    continue
+                for e in self.unigram.words(_WORD.findall(item[3])):
                     out.ids += e.ids
             return
-        alignments = self._spm_alignments(segment, normalized_parts)
-        for (_, _, normalized), (align, shift) in zip(normalized_parts, alignments):
-            words = _WORD.findall(normalized)
-            out.add_words(words, self.unigram.words(words), align, shift, base, lower_align)
+        alignments = self._spm_alignments(segment, items)
+        for item, align in zip(items, alignments):
+            if item[2] is not None:
+                out.add_token(item[2], segment[item[0] : item[1]], base + item[0], base + item[1])
+                continue
+            words = _WORD.findall(item[3])
+            out.add_words(words, self.unigram.words(words), align, base)
 
-    def _spm_alignments(self, segment: str, parts: list[tuple[int, int, str]]) -> list[tuple[list[int], int]]:
-        """For each normalised part, the original index of each character (plus the part's start): the fast
-        tokenizer's alignment when its normalisation gives the same strings (so that offsets agree with it),
-        else SentencePiece's own."""
-        fast, align = normalize_fast(segment, self.charsmap)
-        runs = _punctuation_runs(fast) if self.split_by_punct else [(0, len(fast))]
-        fast_parts = [metaspace(fast[a:b], align[a:b]) for a, b in runs]
-        fast_parts = [(text, part_align) for text, part_align in fast_parts if text]
-        if [text for text, _ in fast_parts] == [normalized for _, _, normalized in parts]:
-            return [(part_align, 0) for _, part_align in fast_parts]
-        return [
-            (normalize_spm(segment[a:b], self.charsmap, **self._spm_flags, with_alignment=True)[1], a)
-            for a, b, _ in parts
-        ]
+    def _spm_alignments(self, segment: str, items: list[tuple]) -> list[list[int] | None]:
+        """For each normalised part of `items` (see _segment_spm), the index in `segment` of each character: the
+        fast tokenizer's alignment when its pipeline gives the same parts (so that offsets agree with it), else
+        SentencePiece's own."""
+        fast = self._fast_pieces(segment)
+        if len(fast) == len(items) and all(
+            (f[2] == i[2]) if i[2] is not None else (f[2] is None and f[3] == i[3])
+            for f, i in zip(fast, items)
+        ):
+            return [f[4] if f[2] is None else None for f in fast]
+        out: list[list[int] | None] = []
+        for item in items:
+            if item[2] is not None:
+                out.append(None)
+                continue
+            a, _, _, _, pa, pb, text, lower_align = item
+            align = normalize_spm(text[pa:pb], self.charsmap, **self._spm_flags, with_alignment=True)[1]
+            out.append([a + (lower_align[pa + k] if lower_align else pa + k) for k in align])
+        return out
 
-    def _segment_fast(self, segment: str, base: int, out: _Output) -> None:
-        """A text segment as the fast tokenizer segments it."""
-        lower_align = None
-        if self.do_lower_case:
-            segment, lower_align = self._lower(segment)
-        normalized, align = normalize_fast(segment, self.charsmap)
+    def _fast_pieces(self, segment: str) -> list[tuple]:
+        """The fast tokenizer's pipeline on a segment between tokens with normalized=False: lowercase, Strip,
+        Precompiled, Replace; the normalized=True tokens found in the result; then Punctuation and Metaspace on
+        each piece. Items: (start, end, added id, matched text) or (0, 0, None, text, alignment into `segment`)."""
+        text, lower_align = self._lower(segment) if self.do_lower_case else (segment, None)
+        normalized, align = normalize_fast(text, self.charsmap)
+        if lower_align is not None:
+            align = [lower_align[k] for k in align]
+        out: list[tuple] = []
         for start, end, added_id in self._split_added(normalized, self._normalized_matcher):
-            if added_id is not None:
-                out.add_token(
-                    added_id, normalized[start:end], *_span(align, start, end, 0, base, lower_align)
-                )
+            if added_id is not None:  # the token shows the normalised text it matched
+                out.append((align[start], align[end - 1] + 1, added_id, normalized[start:end]))
                 continue
             piece, piece_align = normalized[start:end], align[start:end]
-            parts = _punctuation_runs(piece) if self.split_by_punct else [(0, len(piece))]
-            for a, b in parts:
-                text, text_align = metaspace(piece[a:b], piece_align[a:b])
-                if not text:
-                    continue
-                words = _WORD.findall(text)
-                entries = [self.unigram.word(w) for w in words]
-                if not out.details:
-                    for e in entries:
-                        out.ids += e.ids
-                    continue
-                out.add_words(words, entries, text_align, 0, base, lower_align)
+            for a, b in _punctuation_runs(piece) if self.split_by_punct else [(0, len(piece))]:
+                words, words_align = metaspace(piece[a:b], piece_align[a:b])
+                if words:
+                    out.append((0, 0, None, words, words_align))
+        return out
+
+    def _segment_fast(self, segment: str, base: int, out: _Output) -> None:
+        """A text segment (between tokens with normalized=False) as the fast tokenizer segments it."""
+        for item in self._fast_pieces(segment):
+            if item[2] is not None:
+                out.add_token(item[2], item[3], base + item[0], base + item[1])
+                continue
+            words = _WORD.findall(item[3])
+            entries = [self.unigram.word(w) for w in words]
+            if out.details:
+                out.add_words(words, entries, item[4], base)
+            else:
+                for e in entries:
+                    out.ids += e.ids
 
     # --- ids -> text --------------------------------------------------------------------------------------------
 
@@ -668,36 +690,24 @@ class _Output:
             self.words.append(self.word)
         self.word += 1
 
-    def add_words(
-        self,
-        words: list[str],
-        entries: list,
-        align: list[int],
-        shift: int,
-        base: int,
-        lower_align: list[int] | None,
-    ) -> None:
-        """Tokens of consecutive words of one normalised string; `align` maps its characters to the original
-        text at `shift` (within a lowercased segment mapped by `lower_align`) inside the segment at `base`."""
+    def add_words(self, words: list[str], entries: list, align: list[int], base: int) -> None:
+        """Tokens of consecutive words of one normalised string, whose characters come from the characters
+        `align` of the segment at `base`: a token spans its first character's start to its last one's end."""
         pos = 0
         for word, e in zip(words, entries):
             self.ids += e.ids
             self.tokens += e.tokens
             for s, t in zip(e.starts, e.ends):
-                self.offsets.append(_span(align, pos + s, pos + t, shift, base, lower_align))
+                self.offsets.append((base + align[pos + s], base + align[pos + t - 1] + 1))
             self.words += [self.word] * len(e.ids)
             self.word += 1
             pos += len(word)
 
 
-def _span(
-    align: list[int], start: int, end: int, shift: int, base: int, lower_align: list[int] | None
-) -> tuple[int, int]:
-    """Original (start, end) of normalised characters [start, end): first character's start, last one's end."""
-    first, last = align[start] + shift, align[end - 1] + shift
-    if lower_align is not None:
-        first, last = lower_align[first], lower_align[last]
-    return base + first, base + last + 1
+class _Matcher(NamedTuple):
+    pattern: Any
+    by_content: dict[str, tuple[int, AddedToken]]
+    first_chars: frozenset[str]
 
 
 def _is_punctuation(ch: str) -> bool:

@@ -106,30 +106,33 @@ def _varint(buf: bytes, pos: int, end: int, where: str) -> tuple[int, int]:
             raise _Malformed(where, "varint longer than 10 bytes")
 
 
-def _fields(buf: bytes, start: int, end: int, where: str) -> Iterator[tuple[int, int, object]]:
-    """(field number, wire type, value) of a message: int for varints, bytes for the rest."""
+def _fields(
+    buf: bytes, start: int, end: int, where: str, names: dict | None = None
+) -> Iterator[tuple[int, int, object]]:
+    """(field number, wire type, value) of a message: int for varints, bytes for the rest. `names` gives field
+    names (number -> name or (name, kind)) for error messages."""
     pos = start
     while pos < end:
         tag, pos = _varint(buf, pos, end, where)
         number, wire = tag >> 3, tag & 7
         if number == 0:
             raise _Malformed(where, "field number 0")
+        name = (names or {}).get(number, f"<field {number}>")
+        field_where = f"{where}.{name if isinstance(name, str) else name[0]}"
         if wire == 0:
-            value, pos = _varint(buf, pos, end, f"{where}.<field {number}>")
+            value, pos = _varint(buf, pos, end, field_where)
         elif wire == 2:
-            length, pos = _varint(buf, pos, end, f"{where}.<field {number}>")
+            length, pos = _varint(buf, pos, end, field_where)
             if pos + length > end:
-                raise _Malformed(
-                    f"{where}.<field {number}>", f"length {length} runs past the end of the message"
-                )
+                raise _Malformed(field_where, f"length {length} runs past the end of the message")
             value, pos = buf[pos : pos + length], pos + length
         elif wire in (1, 5):
             size = 8 if wire == 1 else 4
             if pos + size > end:
-                raise _Malformed(f"{where}.<field {number}>", "truncated fixed-size value")
+                raise _Malformed(field_where, "truncated fixed-size value")
             value, pos = buf[pos : pos + size], pos + size
         else:  # 3/4: proto2 groups, not used by sentencepiece
-            raise _Malformed(f"{where}.<field {number}>", f"unsupported wire type {wire}")
+            raise _Malformed(field_where, f"unsupported wire type {wire}")
         yield number, wire, value
 
 
@@ -153,7 +156,7 @@ def _convert(value: object, wire: int, kind: str, where: str) -> object:
 
 def _message(buf: bytes, spec: dict, where: str) -> dict:
     out = {}
-    for number, wire, value in _fields(buf, 0, len(buf), where):
+    for number, wire, value in _fields(buf, 0, len(buf), where, spec):
         if number in spec:
             name, kind = spec[number]
             out[name] = _convert(value, wire, kind, f"{where}.{name}")
@@ -161,6 +164,7 @@ def _message(buf: bytes, spec: dict, where: str) -> dict:
 
 
 _PIECE_FIELDS = {1: ("piece", "str"), 2: ("score", "float"), 3: ("type", "int")}
+_MODEL_FIELDS = {1: "pieces", 2: "trainer_spec", 3: "normalizer_spec", 5: "denormalizer_spec"}
 
 
 _UNPACK_FLOAT = struct.Struct("<f").unpack_from
@@ -198,13 +202,27 @@ def parse_model(data: bytes, source: str = "<bytes>") -> ModelProto:
     try:
         pos, n = 0, len(data)
         # The pieces come first and are most of the file: read them inline, then the rest generically.
+        # The common layout (0A <len> 0A <len> <utf-8> 15 <float32> [18 <type>]) is matched here directly.
+        unpack, append, make = _UNPACK_FLOAT, pieces.append, Piece._make
         while pos + 1 < n and data[pos] == 0x0A and data[pos + 1] < 0x80:
             end = pos + 2 + data[pos + 1]
             if end > n:
                 break
-            pieces.append(_piece(data[pos + 2 : end], len(pieces)))
+            k = pos + 4 + (data[pos + 3] if end - pos >= 9 else n)  # end of the piece string if common layout
+            if k + 5 <= end and data[pos + 2] == 0x0A and data[pos + 3] < 0x80 and data[k] == 0x15:
+                rest = end - k - 5
+                if rest == 0 or (rest == 2 and data[k + 5] == 0x18 and 0 < data[k + 6] <= BYTE):
+                    try:
+                        text = data[pos + 4 : k].decode("utf-8")
+                    except UnicodeDecodeError:
+                        pass  # the general reader reports it
+                    else:
+                        append(make((text, unpack(data, k + 1)[0], data[k + 6] if rest else NORMAL)))
+                        pos = end
+                        continue
+            append(_piece(data[pos + 2 : end], len(pieces)))
             pos = end
-        for number, wire, value in _fields(data, pos, n, "ModelProto"):
+        for number, wire, value in _fields(data, pos, n, "ModelProto", _MODEL_FIELDS):
             if number in (1, 2, 3) and wire != 2:
                 name = {1: "pieces", 2: "trainer_spec", 3: "normalizer_spec"}[number]
                 raise _Malformed(f"ModelProto.{name}", f"wire type {wire}, expected a sub-message (2)")
