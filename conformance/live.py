@@ -21,16 +21,7 @@ from conformance.check import POOLED_HEADS, model_class, row, valid_diff, valid_
 from conformance.generate import make_inputs, random_model, reference_outputs, save_checkpoint
 from deberta_np import xp as shim
 from deberta_np.config import ACTIVATION_NAMES
-
-HEADS = (
-    "base",
-    "masked_lm",
-    "masked_lm_legacy",
-    "sequence_classification",
-    "token_classification",
-    "question_answering",
-    "multiple_choice",  # v2 only
-)
+from deberta_np.model import HEADS  # every head, both MLM layouts; multiple choice is v2-only
 
 
 def draw_case(data: Any, head: str) -> tuple[Case, str]:

@@ -360,10 +360,10 @@ HEADS = (
 )
 
 
-def encoder_parameter_shapes(config: DebertaConfig) -> dict[str, tuple[int, ...]]:
-    """Shapes of the `deberta.*` parameters (names without the prefix), as config implies them."""
+def embedding_parameter_shapes(config: DebertaConfig) -> dict[str, tuple[int, ...]]:
+    """Shapes of `embeddings.*` (the same in v1 and v2)."""
     c = config
-    h, e, i, n = c.hidden_size, c.embedding_size, c.intermediate_size, c.num_attention_heads
+    h, e = c.hidden_size, c.embedding_size
     shapes: dict[str, tuple[int, ...]] = {"embeddings.word_embeddings.weight": (c.vocab_size, e)}
     if c.position_biased_input:
         shapes["embeddings.position_embeddings.weight"] = (c.max_position_embeddings, e)
@@ -372,6 +372,30 @@ def encoder_parameter_shapes(config: DebertaConfig) -> dict[str, tuple[int, ...]
     if e != h:
         shapes["embeddings.embed_proj.weight"] = (h, e)
     shapes["embeddings.LayerNorm.weight"] = shapes["embeddings.LayerNorm.bias"] = (h,)
+    return shapes
+
+
+def layer_tail_shapes(prefix: str, config: DebertaConfig) -> dict[str, tuple[int, ...]]:
+    """Shapes of a layer's attention output, intermediate and output blocks (the same in v1 and v2)."""
+    h, i = config.hidden_size, config.intermediate_size
+    shapes: dict[str, tuple[int, ...]] = {}
+    for block, (out_features, in_features) in (
+        ("attention.output", (h, h)),
+        ("intermediate", (i, h)),
+        ("output", (h, i)),
+    ):
+        shapes[f"{prefix}{block}.dense.weight"] = (out_features, in_features)
+        shapes[f"{prefix}{block}.dense.bias"] = (out_features,)
+        if block != "intermediate":
+            shapes[f"{prefix}{block}.LayerNorm.weight"] = shapes[f"{prefix}{block}.LayerNorm.bias"] = (h,)
+    return shapes
+
+
+def encoder_parameter_shapes(config: DebertaConfig) -> dict[str, tuple[int, ...]]:
+    """Shapes of the `deberta.*` parameters (names without the prefix), as config implies them."""
+    c = config
+    h, n = c.hidden_size, c.num_attention_heads
+    shapes = embedding_parameter_shapes(c)
     if c.relative_attention:
         shapes["encoder.rel_embeddings.weight"] = (2 * c.max_relative, h)
     for index in range(c.num_hidden_layers):
@@ -385,20 +409,9 @@ def encoder_parameter_shapes(config: DebertaConfig) -> dict[str, tuple[int, ...]
             shapes[attention + "pos_q_proj.weight"] = (h, h)
             shapes[attention + "pos_q_proj.bias"] = (h,)
         if c.talking_head:
-            shapes[attention + "head_logits_proj.weight"] = shapes[attention + "head_weights_proj.weight"] = (
-                n,
-                n,
-            )
-        shapes[prefix + "attention.output.dense.weight"] = (h, h)
-        shapes[prefix + "attention.output.dense.bias"] = (h,)
-        shapes[prefix + "attention.output.LayerNorm.weight"] = shapes[
-            prefix + "attention.output.LayerNorm.bias"
-        ] = (h,)
-        shapes[prefix + "intermediate.dense.weight"] = (i, h)
-        shapes[prefix + "intermediate.dense.bias"] = (i,)
-        shapes[prefix + "output.dense.weight"] = (h, i)
-        shapes[prefix + "output.dense.bias"] = (h,)
-        shapes[prefix + "output.LayerNorm.weight"] = shapes[prefix + "output.LayerNorm.bias"] = (h,)
+            shapes[attention + "head_logits_proj.weight"] = (n, n)
+            shapes[attention + "head_weights_proj.weight"] = (n, n)
+        shapes.update(layer_tail_shapes(prefix, c))
     return shapes
 
 

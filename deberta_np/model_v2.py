@@ -26,8 +26,10 @@ from .model import (
     ACTIVATIONS,
     Array,
     Params,
+    embedding_parameter_shapes,
     embeddings,
     layer_norm,
+    layer_tail_shapes,
     linear,
     masked_softmax,
     merge_heads,
@@ -237,16 +239,9 @@ def multiple_choice_head(h: Array, p: Params, config: DebertaV2Config, choices: 
 def encoder_parameter_shapes(config: DebertaV2Config) -> dict[str, tuple[int, ...]]:
     """Shapes of the `deberta.*` parameters (names without the prefix)."""
     c = config
-    h, e, i = c.hidden_size, c.embedding_size, c.intermediate_size
+    h = c.hidden_size
     inner = c.num_attention_heads * c.head_dim
-    shapes: dict[str, tuple[int, ...]] = {"embeddings.word_embeddings.weight": (c.vocab_size, e)}
-    if c.position_biased_input:
-        shapes["embeddings.position_embeddings.weight"] = (c.max_position_embeddings, e)
-    if c.type_vocab_size > 0:
-        shapes["embeddings.token_type_embeddings.weight"] = (c.type_vocab_size, e)
-    if e != h:
-        shapes["embeddings.embed_proj.weight"] = (h, e)
-    shapes["embeddings.LayerNorm.weight"] = shapes["embeddings.LayerNorm.bias"] = (h,)
+    shapes = embedding_parameter_shapes(c)
     if c.relative_attention:
         shapes["encoder.rel_embeddings.weight"] = (2 * c.position_span, h)
     if "layer_norm" in c.norm_rel_ebd:
@@ -257,23 +252,15 @@ def encoder_parameter_shapes(config: DebertaV2Config) -> dict[str, tuple[int, ..
         shapes["encoder.conv.LayerNorm.weight"] = shapes["encoder.conv.LayerNorm.bias"] = (h,)
     for index in range(c.num_hidden_layers):
         prefix = f"encoder.layer.{index}."
-        attention = prefix + "attention.self."
-        for name in ("query_proj", "key_proj", "value_proj"):
-            shapes[attention + name + ".weight"] = (inner, h)
-            shapes[attention + name + ".bias"] = (inner,)
+        projections = ["query_proj", "key_proj", "value_proj"]
         if c.relative_attention and not c.share_att_key:
-            for kind, name in (("c2p", "pos_key_proj"), ("p2c", "pos_query_proj")):
-                if kind in c.pos_att_type:
-                    shapes[attention + name + ".weight"] = (inner, h)
-                    shapes[attention + name + ".bias"] = (inner,)
-        shapes[prefix + "attention.output.dense.weight"] = (h, h)
-        shapes[prefix + "attention.output.dense.bias"] = (h,)
-        shapes[prefix + "attention.output.LayerNorm.weight"] = shapes[
-            prefix + "attention.output.LayerNorm.bias"
-        ] = (h,)
-        shapes[prefix + "intermediate.dense.weight"] = (i, h)
-        shapes[prefix + "intermediate.dense.bias"] = (i,)
-        shapes[prefix + "output.dense.weight"] = (h, i)
-        shapes[prefix + "output.dense.bias"] = (h,)
-        shapes[prefix + "output.LayerNorm.weight"] = shapes[prefix + "output.LayerNorm.bias"] = (h,)
+            projections += [
+                name
+                for kind, name in (("c2p", "pos_key_proj"), ("p2c", "pos_query_proj"))
+                if kind in c.pos_att_type
+            ]
+        for name in projections:
+            shapes[f"{prefix}attention.self.{name}.weight"] = (inner, h)
+            shapes[f"{prefix}attention.self.{name}.bias"] = (inner,)
+        shapes.update(layer_tail_shapes(prefix, c))
     return shapes
