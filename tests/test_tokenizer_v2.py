@@ -252,7 +252,7 @@ def test_unigram_unknown_and_byte_fallback():
     word = spm.word("acd")
     # "c" has a byte piece, "d" has none (its byte becomes <unk>); each byte covers its character
     assert word.ids == [3, 9, 0] and word.tokens == ["a", "<0x63>", "<0x64>"]
-    assert list(zip(word.starts, word.ends)) == [(0, 1), (1, 2), (2, 3)]
+    assert list(zip(word.starts, word.lasts)) == [(0, 0), (1, 1), (2, 2)]
     no_bytes = Unigram(TOY, 0, byte_fallback=False)
     assert no_bytes.word("acd").ids == [3, 0, 0]  # sentencepiece keeps one unknown per character
     fast = Unigram(TOY, 0, sentencepiece=False)

@@ -44,8 +44,9 @@ _JOINS_PREVIOUS = regex.compile(r"[\p{GCB=Extend}\p{GCB=SpacingMark}\p{GCB=ZWJ}]
 # through rules that look further back (Extend/ZWJ before an Indic consonant or a pictograph).
 _JOINS_NEXT = regex.compile(r"[\p{GCB=Prepend}\p{GCB=Extend}\p{GCB=ZWJ}]")
 _ALONE = regex.compile(r"[\p{GCB=Control}\p{GCB=LF}]")  # always a cluster of its own (GB4, GB5)
+_PREPEND = regex.compile(r"\p{GCB=Prepend}")
 _OTHER = regex.compile(r"\p{GCB=Other}")
-_RUN_OF_SPACES = regex.compile(" {2,}")
+_RUN_OF_SPACES = re.compile(" {2,}")  # stdlib re: faster on simple patterns
 
 
 class DoubleArray:
@@ -343,6 +344,12 @@ def precompiled_fast(text: str, align: list[int], charsmap: Charsmap | None) -> 
     ops = _grapheme_ops(text, charsmap)
     if not ops:
         return text, align
+    if all(end - start == 1 and len(new) == 1 for start, end, new in ops):
+        # The usual case (newlines, tabs, full-width forms): one character for one, alignment unchanged.
+        chars = list(text)
+        for start, _, new in ops:
+            chars[start] = new
+        return "".join(chars), align
     # Build tokenizers' transformation list -- (character, change): 0 replaces the next original character,
     # 1 is inserted (sharing the alignment of the character before), -n replaces one and removes n more -- with
     # runs of unchanged characters kept as counts. As in `Precompiled::normalize`'s `replace`, a replacement
@@ -429,13 +436,21 @@ def _grapheme_ops(text: str, charsmap: Charsmap) -> list[tuple[int, int, str]]:
 
 
 def _cluster_at(text: str, i: int, known: int) -> tuple[int, int]:
-    """The extended grapheme cluster containing text[i], scanning from a position known to be a boundary."""
+    """The extended grapheme cluster containing text[i]: step back to a position that is surely a cluster
+    boundary (or to `known`, one), then let `\\X` cut clusters forward."""
     start = i
     while start > known:
         prev, cur = text[start - 1], text[start]
-        if _ALONE.match(prev) or _ALONE.match(cur) or (prev == "\r" and cur != "\n"):
-            break
-        if prev.isascii() and cur.isascii() and not (prev == "\r" and cur == "\n"):
+        if prev == "\r":
+            if cur != "\n":
+                break  # GB4
+        elif _ALONE.match(prev) or _ALONE.match(cur):
+            break  # GB4, GB5
+        # Nothing joins an ASCII character to what follows it except Extend/SpacingMark/ZWJ after it (GB9,
+        # GB9a), nor joins one to what precedes it except a Prepend character before it (GB9b).
+        elif (prev.isascii() and not _JOINS_PREVIOUS.match(cur)) or (
+            cur.isascii() and not _PREPEND.match(prev)
+        ):
             break
         start -= 1
     while True:

@@ -32,6 +32,8 @@ import struct
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
+
 from deberta_np.tokenizer.sentencepiece_model import BYTE, CONTROL, NORMAL, UNKNOWN, UNUSED, USER_DEFINED
 
 SPACE_SYMBOL = "\u2581"
@@ -50,16 +52,22 @@ def f32(x: float) -> float:
 
 
 class Word(NamedTuple):
-    """The segmentation of one word: output ids with their character spans in the word and token strings, plus
-    what the float32 check needs (the Viterbi path's piece ids and scores, its exact total, the smallest margin)."""
+    """The segmentation of one word: output ids with the first and last character (inclusive) of the word each
+    comes from and token strings, plus what the float32 check needs (the Viterbi path's scores, its exact total,
+    the smallest margin)."""
 
     ids: list[int]
     starts: list[int]
-    ends: list[int]
+    lasts: list[int]
     tokens: list[str]
     path_scores: tuple[float, ...]
     total: float
     margin: float
+    safe: float  # margin / (characters + 2): the largest float32 ulp of the running score this word tolerates
+
+
+_TOTAL = operator.itemgetter(5)
+_SAFE = operator.itemgetter(7)
 
 
 class Unigram:
@@ -122,6 +130,12 @@ class Unigram:
             index = {p: i for i, (p, _, t) in enumerate(pieces) if t == BYTE}
             self.byte_ids = [index.get(f"<0x{b:02X}>", unk_id) for b in range(256)]
         self.byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
+        # score of each id as the Viterbi uses it (the unknown node's for the unknown id), for path scores
+        self.scores = [0.0] * len(pieces)
+        for piece_id, score in self.pieces.values():
+            if piece_id >= 0:
+                self.scores[piece_id] = score
+        self.scores[unk_id] = self.unk_score
 
     # --- words -----------------------------------------------------------------------------------------------
 
@@ -140,41 +154,48 @@ class Unigram:
 
     def words(self, words: Sequence[str]) -> list[Word]:
         """Segment consecutive words of one normalised text, as one Viterbi pass over the whole text would."""
-        entries = [self.word(w) for w in words]
+        get = self.cache.get
+        entries = [get(w) or self.word(w) for w in words]
         if not self.sentencepiece or not entries:
             return entries
         # Float32 check. Scores are negative and every position can be reached at a cost of at most -unk_score
         # per character, so no path score (best score at a position) exceeds, in magnitude, the words' totals
         # plus that cost over the longest word. A float32 score of that magnitude is off by at most half an ulp
         # per stored addition (one per character at most), so a word whose every decision margin exceeds the
-        # error of the two scores compared, plus slack, is decided as float32 SentencePiece decides it.
-        longest = max(map(len, words))
-        magnitude = sum(-e.total for e in entries) - self.unk_score * (longest + 2) + 1.0
+        # error of the two scores compared (plus slack: `safe` = margin / (characters + 2)) is decided as
+        # float32 SentencePiece decides it.
+        magnitude = -sum(map(_TOTAL, entries)) - self.unk_score * (max(map(len, words)) + 2) + 1.0
         ulp = math.ldexp(1.0, math.frexp(magnitude)[1] - 24)
-        if all(e.margin > (len(w) + 2) * ulp for w, e in zip(words, entries)):
+        if min(map(_SAFE, entries)) > ulp:
             return entries
-        running = 0.0  # float32 running score, exactly as SentencePiece accumulates it along the best path
-        out = []
-        for w, e in zip(words, entries):
-            if e.margin <= (len(w) + 2) * ulp:
-                e = self._segment(w, running)
-            for s in e.path_scores:
-                running = f32(running + s)
-            out.append(e)
-        return out
+        # Re-segment the doubtful words from the running score SentencePiece has there: the float32 sum, in
+        # order, of the path scores before them (np.add.accumulate adds sequentially in float32).
+        entries = list(entries)
+        running = np.float32(0.0)
+        done = 0
+        for k, e in enumerate(entries):
+            if e.safe > ulp:
+                continue
+            scores = [s for previous in entries[done:k] for s in previous.path_scores]
+            if scores:
+                running = np.add.accumulate(np.array([running, *scores], dtype=np.float32))[-1]
+            entries[k] = self._segment(words[k], float(running))
+            done = k
+        return entries
 
     # --- Viterbi ---------------------------------------------------------------------------------------------
 
     def _segment(self, word: str, running: float | None) -> Word:
-        """Viterbi over `word`. running=None: exact arithmetic from 0, recording the smallest margin between the
-        winner and the runner-up at any position. Otherwise SentencePiece's float32 arithmetic from `running`."""
+        """Viterbi over `word`. running=None: exact arithmetic from 0 (sums of float32 scores of these
+        magnitudes fit a double exactly), recording the smallest margin between the winner and the runner-up at
+        any position. Otherwise SentencePiece's float32 arithmetic from the running score `running`."""
         n = len(word)
         exact = running is None
-        best: list[float | None] = [0.0 if exact else running] + [None] * n
-        second = [-math.inf] * (n + 1)
+        # best[j]: best score of a path ending at j; -inf makes the first candidate win, as "unset" does.
+        best = [0.0 if exact else running] + [-math.inf] * n
+        second = [-math.inf] * (n + 1)  # runner-up at j (exact mode)
         start_of = [0] * (n + 1)
         id_of = [0] * (n + 1)
-        score_of = [0.0] * (n + 1)
         get = self.pieces.get
         unk_id, unk_score = self.unk_id, self.unk_score
         for i in range(n):
@@ -187,14 +208,12 @@ class Unigram:
                 if piece_id >= 0:
                     if j == i + 1:
                         has_single = True
-                    # exact: sums of float32 values of these magnitudes fit a double; SentencePiece adds in float32
                     candidate = here + score if exact else f32(here + score)
-                    current = best[j]
-                    if current is None or candidate > current:
-                        if current is not None and current > second[j]:
-                            second[j] = current
+                    if candidate > best[j]:
+                        second[j] = best[j]  # the old winner (never below the runner-up)
                         best[j] = candidate
-                        start_of[j], id_of[j], score_of[j] = i, piece_id, score
+                        start_of[j] = i
+                        id_of[j] = piece_id
                     elif candidate > second[j]:
                         second[j] = candidate
                 if j == n:
@@ -205,12 +224,11 @@ class Unigram:
                 j = i + 1
                 # SentencePiece adds the float32 unknown score in float32; tokenizers in float64.
                 candidate = here + unk_score if exact else f32(here + unk_score)
-                current = best[j]
-                if current is None or candidate > current:
-                    if current is not None and current > second[j]:
-                        second[j] = current
+                if candidate > best[j]:
+                    second[j] = best[j]
                     best[j] = candidate
-                    start_of[j], id_of[j], score_of[j] = i, unk_id, unk_score
+                    start_of[j] = i
+                    id_of[j] = unk_id
                 elif candidate > second[j]:
                     second[j] = candidate
         # backtrack
@@ -218,7 +236,7 @@ class Unigram:
         j = n
         while j > 0:
             i = start_of[j]
-            spans.append((i, j, id_of[j], score_of[j]))
+            spans.append((i, j, id_of[j]))
             j = i
         spans.reverse()
         margin = min(map(operator.sub, best[1:], second[1:]), default=math.inf) if exact else math.inf
@@ -227,22 +245,29 @@ class Unigram:
     def _output(self, word: str, spans: list, total: float, margin: float) -> Word:
         ids: list[int] = []
         starts: list[int] = []
-        ends: list[int] = []
+        lasts: list[int] = []
         tokens: list[str] = []
         unk_id = self.unk_id
+        path_scores = tuple(self.scores[s[2]] for s in spans)
+        safe = margin / (len(word) + 2)
+        span_starts, span_ends, span_ids = zip(*spans) if spans else ((), (), ())
+        if unk_id not in span_ids:  # the usual case, without per-piece Python work
+            tokens = list(map(word.__getitem__, map(slice, span_starts, span_ends)))
+            lasts = [e - 1 for e in span_ends]
+            return Word(list(span_ids), list(span_starts), lasts, tokens, path_scores, total, margin, safe)
         k = 0
         while k < len(spans):
-            i, j, piece_id, _ = spans[k]
+            i, j, piece_id = spans[k]
             if piece_id != unk_id:
                 ids.append(piece_id)
                 starts.append(i)
-                ends.append(j)
+                lasts.append(j - 1)
                 tokens.append(word[i:j])
             elif self.byte_fallback:
                 for b in word[i:j].encode("utf-8"):  # each byte piece covers the character it comes from
                     ids.append(self.byte_ids[b])
                     starts.append(i)
-                    ends.append(j)
+                    lasts.append(j - 1)
                     tokens.append(self.byte_tokens[b])
             else:
                 if not self.sentencepiece:  # tokenizers fuses a run of unknown characters into one token
@@ -251,7 +276,7 @@ class Unigram:
                         j = spans[k][1]
                 ids.append(unk_id)
                 starts.append(i)
-                ends.append(j)
+                lasts.append(j - 1)
                 tokens.append(word[i:j])
             k += 1
-        return Word(ids, starts, ends, tokens, tuple(s[3] for s in spans), total, margin)
+        return Word(ids, starts, lasts, tokens, path_scores, total, margin, safe)
