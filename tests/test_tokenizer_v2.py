@@ -241,9 +241,9 @@ def _shared_charsmap() -> Charsmap:
 
 def test_unigram_viterbi_and_ties():
     uni = Unigram(TOY, 0)
-    assert uni.word("▁ab").tokens == ["▁ab"]
+    assert list(uni.word("▁ab").tokens) == ["▁ab"]
     # "aaaa": a+aaa (-4.0), aa+aa (-4.0), aaa+a (-4.0) tie; the path whose last piece starts earliest wins
-    assert uni.word("aaaa").tokens == ["a", "aaa"] and uni.word("aaaa").margin == 0.0
+    assert list(uni.word("aaaa").tokens) == ["a", "aaa"] and uni.word("aaaa").margin == 0.0
     assert uni.unk_score == f32(-3.0 - 10.0)
 
 
@@ -251,20 +251,20 @@ def test_unigram_unknown_and_byte_fallback():
     spm = Unigram(TOY, 0, byte_fallback=True)
     word = spm.word("acd")
     # "c" has a byte piece, "d" has none (its byte becomes <unk>); each byte covers its character
-    assert word.ids == [3, 9, 0] and word.tokens == ["a", "<0x63>", "<0x64>"]
+    assert list(word.ids) == [3, 9, 0] and list(word.tokens) == ["a", "<0x63>", "<0x64>"]
     assert list(zip(word.starts, word.lasts)) == [(0, 0), (1, 1), (2, 2)]
     no_bytes = Unigram(TOY, 0, byte_fallback=False)
-    assert no_bytes.word("acd").ids == [3, 0, 0]  # sentencepiece keeps one unknown per character
+    assert list(no_bytes.word("acd").ids) == [3, 0, 0]  # sentencepiece keeps one unknown per character
     fast = Unigram(TOY, 0, sentencepiece=False)
     word = fast.word("acda")
-    assert word.ids == [3, 0, 3] and word.tokens == ["a", "cd", "a"]  # tokenizers fuses them
-    assert fast.word("<0x63>").ids == [9]  # and matches byte (and control) pieces written in the text
+    assert list(word.ids) == [3, 0, 3] and list(word.tokens) == ["a", "cd", "a"]  # tokenizers fuses them
+    assert list(fast.word("<0x63>").ids) == [9]  # and matches byte (and control) pieces written in the text
     assert spm.word("<s>").ids != [1]
 
 
 def test_unigram_user_defined_bonus():
     uni = Unigram(TOY, 0)
-    assert uni.word("aXYb").tokens == ["a", "XY", "b"]
+    assert list(uni.word("aXYb").tokens) == ["a", "XY", "b"]
     assert uni.pieces["XY"][1] == pytest.approx(-0.1)
 
 
@@ -315,8 +315,8 @@ def _global_viterbi_f32(uni: Unigram, text: str) -> list[int]:
 def test_unigram_float32_running_score(tok):
     uni = tok.unigram
     # Exactly tied segmentations of "yyyyyyy" (yy+yyyyy, yyyyy+yy): sentencepiece's float32 running score decides.
-    assert uni._segment("yyyyyyy", None).tokens == ["yy", "yyyyy"]
-    assert uni._segment("yyyyyyy", f32(-227.6032)).tokens == ["yyyyy", "yy"]
+    assert list(uni._segment("yyyyyyy", None).tokens) == ["yy", "yyyyy"]
+    assert list(uni._segment("yyyyyyy", f32(-227.6032)).tokens) == ["yyyyy", "yy"]
     # in a text (sentencepiece 0.2.0 gives the same: "-yyyyyyy" ends yy+yyyyy, "and -yyyyyyy" yyyyy+yy)
     assert tok.tokenize("-yyyyyyy")[-2:] == ["yy", "yyyyy"]
     assert tok.tokenize("and -yyyyyyy")[-2:] == ["yyyyy", "yy"]
@@ -526,6 +526,10 @@ def test_bad_input(tok):
         DebertaV2Tokenizer(V3 / "spm.model", reference="slow")
     with pytest.raises(ValueError, match="padding_side"):
         DebertaV2Tokenizer(V3 / "spm.model", padding_side="up")
+    with pytest.raises(TypeError, match="model must be"):
+        DebertaV2Tokenizer(b"spm")
+    with pytest.raises(ValueError, match="cache_size"):
+        DebertaV2Tokenizer(V3 / "spm.model", cache_size=0)
 
 
 def test_bad_files(tmp_path):

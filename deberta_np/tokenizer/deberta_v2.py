@@ -142,6 +142,14 @@ class DebertaV2Tokenizer:
         for name, value in (("padding_side", padding_side), ("truncation_side", truncation_side)):
             if value not in ("right", "left"):
                 raise ValueError(f"{name} must be 'right' or 'left', got {value!r}")
+        if not isinstance(model, (ModelProto, str, os.PathLike)):
+            raise TypeError(
+                f"model must be a path to an spm.model file or a ModelProto, got {type(model).__name__}"
+            )
+        if cache_size is not None and (
+            not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 1
+        ):
+            raise ValueError(f"cache_size must be a positive int (words) or None, got {cache_size!r}")
         self._model_bytes: bytes | None = None
         if not isinstance(model, ModelProto):
             path = Path(model)

@@ -56,10 +56,10 @@ class Word(NamedTuple):
     comes from and token strings, plus what the float32 check needs (the Viterbi path's scores, its exact total,
     the smallest margin)."""
 
-    ids: list[int]
-    starts: list[int]
-    lasts: list[int]
-    tokens: list[str]
+    ids: tuple[int, ...]  # tuples, not lists: a cache of tuples of atoms is untracked by the cyclic GC, whose
+    starts: tuple[int, ...]  # full collections would otherwise rescan every cached word, many times per pass
+    lasts: tuple[int, ...]
+    tokens: tuple[str, ...]
     path_scores: tuple[float, ...]
     total: float
     margin: float
@@ -252,9 +252,9 @@ class Unigram:
         safe = margin / (len(word) + 2)
         span_starts, span_ends, span_ids = zip(*spans) if spans else ((), (), ())
         if unk_id not in span_ids:  # the usual case, without per-piece Python work
-            tokens = list(map(word.__getitem__, map(slice, span_starts, span_ends)))
-            lasts = [e - 1 for e in span_ends]
-            return Word(list(span_ids), list(span_starts), lasts, tokens, path_scores, total, margin, safe)
+            tokens = tuple(map(word.__getitem__, map(slice, span_starts, span_ends)))
+            lasts = tuple(e - 1 for e in span_ends)
+            return Word(span_ids, span_starts, lasts, tokens, path_scores, total, margin, safe)
         k = 0
         while k < len(spans):
             i, j, piece_id = spans[k]
@@ -279,4 +279,4 @@ class Unigram:
                 lasts.append(j - 1)
                 tokens.append(word[i:j])
             k += 1
-        return Word(ids, starts, lasts, tokens, path_scores, total, margin, safe)
+        return Word(tuple(ids), tuple(starts), tuple(lasts), tuple(tokens), path_scores, total, margin, safe)
