@@ -561,3 +561,25 @@ def test_toy_model_end_to_end(tmp_path):
     assert t.tokenize("ab aaaa") == ["▁ab", "▁", "a", "aaa"]
     assert t("ab")["input_ids"] == [1, 6, 1]
     assert t.mask_token_id == len(t) - 1 and t.pad_token_id >= len(TOY) and math.isfinite(t.unigram.unk_score)
+
+
+def test_outputs_feed_the_v2_model(tmp_path):
+    # input_ids / token_type_ids / attention_mask with return_tensors="np" go straight into DebertaV2Model
+    golden = (
+        Path(__file__).resolve().parents[1]
+        / "conformance"
+        / "golden"
+        / "models"
+        / "v2-v3-like-buckets-shared-key"
+    )
+    if not (golden / "model.safetensors").exists():
+        pytest.skip(f"{golden} not available")
+    from deberta_np.modeling import DebertaV2Model
+
+    model = DebertaV2Model.from_pretrained(golden)
+    (tmp_path / "spm.model").write_bytes(_model(TOY, _field(40, 0)))  # ids below the toy model's vocab_size
+    t = DebertaV2Tokenizer.from_pretrained(tmp_path, unk_token="<unk>", cls_token="<s>", sep_token="<s>")
+    enc = t(["ab aaaa", "b"], ["aa", "ab ab"], padding=True, return_tensors="np")
+    out = model(**enc)
+    assert out.last_hidden_state.shape == (*enc["input_ids"].shape, model.config.hidden_size)
+    assert np.isfinite(out.last_hidden_state).all()
