@@ -30,7 +30,12 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def committed_suites() -> list[str]:
-    return ["conformance.check", "conformance.tokenizer_suite", "conformance.pipelines_suite"]
+    return [
+        "conformance.check",
+        "conformance.tokenizer_suite",
+        "conformance.tokenizer_v2_suite",
+        "conformance.pipelines_suite",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -270,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m conformance.generate", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--only", choices=["models", "tokenizer", "pipelines"], action="append")
+    parser.add_argument(
+        "--only", choices=["models", "tokenizer", "tokenizer_v2", "pipelines"], action="append"
+    )
     parser.add_argument("--case", action="append", help="regenerate only these model cases")
     parser.add_argument(
         "--old-masking", action="store_true", help="with transformers 4.46.x: the zero-padded-rows goldens"
@@ -279,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.old_masking:
         generate_old_masking()
         return 0
-    suites = args.only or ["models", "tokenizer", "pipelines"]
+    suites = args.only or ["models", "tokenizer", "tokenizer_v2", "pipelines"]
     if "models" in suites:
         generate_models(args.case)
-    for suite in ("tokenizer", "pipelines"):
+    for suite in ("tokenizer", "tokenizer_v2", "pipelines"):
         if suite in suites:
             try:
                 module = __import__(f"conformance.generate_{suite}", fromlist=["main"])

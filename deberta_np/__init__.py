@@ -36,10 +36,10 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     # The tokenizer (and its `regex` import) loads on first use: `import deberta_np` stays fast.
-    if name == "DebertaTokenizer":
-        from .tokenizer import DebertaTokenizer
+    if name in ("DebertaTokenizer", "DebertaV2Tokenizer"):
+        from . import tokenizer
 
-        return DebertaTokenizer
+        return getattr(tokenizer, name)
     if name == "pipeline":
         from .pipelines import pipeline
 
@@ -66,6 +66,7 @@ __all__ = [
     "DebertaV2ForSequenceClassification",
     "DebertaV2ForTokenClassification",
     "DebertaV2Model",
+    "DebertaV2Tokenizer",
     "InputError",
     "MaskedLMOutput",
     "MultipleChoiceModelOutput",

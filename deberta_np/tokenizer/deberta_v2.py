@@ -47,11 +47,9 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import regex
 
+from deberta_np.tokenizer.base import LARGE_INTEGER, VERY_LARGE_INTEGER, TokenizerBase
 from deberta_np.tokenizer.deberta import (
-    LARGE_INTEGER,
-    VERY_LARGE_INTEGER,
     AddedToken,
-    DebertaTokenizer,
     clean_up_tokenization,
 )
 from deberta_np.tokenizer.encoding import Encoding, Template
@@ -107,7 +105,7 @@ DEFAULT_SPECIAL_TOKENS = {
 _WORD = re.compile(f"{SPACE_SYMBOL}[^{SPACE_SYMBOL}]*|[^{SPACE_SYMBOL}]+")
 
 
-class DebertaV2Tokenizer:
+class DebertaV2Tokenizer(TokenizerBase):
     """SentencePiece Unigram tokenizer for DeBERTa v2/v3 (`microsoft/deberta-v3-base`, `mdeberta-v3-base`, ...).
 
     >>> tok = DebertaV2Tokenizer.from_pretrained("path/to/deberta-v3-base")   # spm.model (or tokenizer.json)
@@ -386,32 +384,9 @@ class DebertaV2Tokenizer:
         return len(self._pieces)
 
     # The transformers-style API around the segmentation (vocabulary look-ups, special tokens, the [CLS]/[SEP]
-    # template, batching, pairs, truncation with stride and overflow, padding, tensors, argument checks) is the v1
-    # tokenizer's, method for method: this class provides the same attributes (`_vocab`, `_id_to_token`,
-    # `special_tokens`, `_special_ids`, `template`, ...) and its own `_encode_text`. Borrowed rather than inherited
-    # because a SentencePiece tokenizer is not a byte-level BPE `DebertaTokenizer` (code that checks isinstance
-    # to decide how to turn tokens back into text must not take it for one).
-    __len__ = DebertaTokenizer.__len__
-    get_vocab = DebertaTokenizer.get_vocab
-    convert_tokens_to_ids = DebertaTokenizer.convert_tokens_to_ids
-    convert_ids_to_tokens = DebertaTokenizer.convert_ids_to_tokens
-    _token_of = DebertaTokenizer._token_of
-    __getattr__ = DebertaTokenizer.__getattr__
-    special_tokens_map = DebertaTokenizer.special_tokens_map
-    all_special_tokens = DebertaTokenizer.all_special_tokens
-    all_special_ids = DebertaTokenizer.all_special_ids
-    pad_token_type_id = DebertaTokenizer.pad_token_type_id
-    build_inputs_with_special_tokens = DebertaTokenizer.build_inputs_with_special_tokens
-    create_token_type_ids_from_sequences = DebertaTokenizer.create_token_type_ids_from_sequences
-    get_special_tokens_mask = DebertaTokenizer.get_special_tokens_mask
-    _template_lists = DebertaTokenizer._template_lists
-    encode = DebertaTokenizer.encode
-    __call__ = DebertaTokenizer.__call__
-    _encode_one = DebertaTokenizer._encode_one
-    _check_inputs = DebertaTokenizer._check_inputs
-    _strategies = DebertaTokenizer._strategies
-    _check_truncation = DebertaTokenizer._check_truncation
-    batch_decode = DebertaTokenizer.batch_decode
+    # template, batching, pairs, truncation with stride and overflow, padding, tensors, argument checks) comes from
+    # TokenizerBase, shared with the v1 tokenizer: this class provides the attributes it reads (`_vocab`,
+    # `_id_to_token`, `special_tokens`, `_special_ids`, `template`, ...) and its own `_encode_text`.
 
     # --- text -> tokens -----------------------------------------------------------------------------------------
 

@@ -1,0 +1,371 @@
+"""What every deberta_np tokenizer shares, whatever turns text into tokens (byte-level BPE, SentencePiece).
+
+`TokenizerBase` holds the transformers-compatible surface that depends only on a vocabulary, special tokens and
+an `Encoding` per text: `__call__` (pairs, batches, truncation and overflow windows, padding, tensors), `encode`,
+the id/token conversions, the special-token helpers and `batch_decode`. A subclass provides the vocabulary
+(`encoder`/`decoder`), the special tokens, a template, and how one text becomes an `Encoding`
+(`_encode_text`, `_encode_words`), plus `decode`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from deberta_np.tokenizer.encoding import (
+    PADDING_STRATEGIES,
+    TRUNCATION_STRATEGIES,
+    BatchEncoding,
+    Encoding,
+    pad_batch,
+    to_numpy,
+    truncate_pair,
+)
+
+VERY_LARGE_INTEGER = int(1e30)
+LARGE_INTEGER = int(1e20)
+
+
+class TokenizerBase:
+    """The tokenizer API shared by DebertaTokenizer (v1) and DebertaV2Tokenizer (v2/v3)."""
+
+    def __len__(self) -> int:
+        return len(self._vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self._vocab)
+
+    def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | list[int]:
+        """Vocabulary ids; unknown strings give the unknown token's id."""
+        if isinstance(tokens, str):
+            return self._vocab.get(tokens, self.unk_token_id)
+        return [self._vocab.get(t, self.unk_token_id) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids: int | Iterable[int], skip_special_tokens: bool = False) -> Any:
+        """Token strings (None for an id with no token, as in transformers)."""
+        if _is_int(ids):
+            return self._token_of(int(ids))
+        ids = [int(i) for i in ids]
+        return [self._token_of(i) for i in ids if not (skip_special_tokens and i in self._special_ids)]
+
+    def _token_of(self, token_id: int) -> str | None:
+        return self._id_to_token[token_id] if 0 <= token_id < len(self._id_to_token) else None
+
+    def __getattr__(self, name: str) -> Any:
+        # cls_token, sep_token, ... and their *_id twins, read from self.special_tokens.
+        specials = self.__dict__.get("special_tokens")
+        if specials is not None:
+            if name in specials:
+                return specials[name]
+            if name.endswith("_id") and name[:-3] in specials:
+                token = specials[name[:-3]]
+                return None if token is None else self.__dict__["_vocab"].get(token)
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    @property
+    def special_tokens_map(self) -> dict[str, str]:
+        return {k: v for k, v in self.special_tokens.items() if v is not None}
+
+    @property
+    def all_special_tokens(self) -> list[str]:
+        return list(dict.fromkeys(self.special_tokens_map.values()))
+
+    @property
+    def all_special_ids(self) -> list[int]:
+        return [self._vocab[t] for t in self.all_special_tokens]
+
+    @property
+    def pad_token_type_id(self) -> int:
+        return 0
+
+    def build_inputs_with_special_tokens(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+    ) -> list[int]:
+        """`[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`."""
+        return self._template_lists(token_ids_0, token_ids_1)[0]
+
+    def create_token_type_ids_from_sequences(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+    ) -> list[int]:
+        """0 for `[CLS] A [SEP]`, 1 for `B [SEP]`."""
+        return self._template_lists(token_ids_0, token_ids_1)[1]
+
+    def get_special_tokens_mask(
+        self,
+        token_ids_0: list[int],
+        token_ids_1: list[int] | None = None,
+        already_has_special_tokens: bool = False,
+    ) -> list[int]:
+        """1 where the template puts a special token (or, for ids that already have them, where one is)."""
+        if already_has_special_tokens:
+            if token_ids_1 is not None:
+                raise ValueError("token_ids_1 must be None when already_has_special_tokens=True")
+            special = set(self.all_special_ids)
+            return [1 if i in special else 0 for i in token_ids_0]
+        return self._template_lists(token_ids_0, token_ids_1)[2]
+
+    def _template_lists(
+        self, ids0: list[int], ids1: list[int] | None
+    ) -> tuple[list[int], list[int], list[int]]:
+        ids, types, mask = [], [], []
+        for item in self.template.pair if ids1 is not None else self.template.single:
+            if len(item) == 2:
+                part = list(ids0 if item[0] == "A" else ids1)
+                ids += part
+                types += [item[1]] * len(part)
+                mask += [0] * len(part)
+            else:
+                ids.append(item[0])
+                types.append(item[2])
+                mask.append(1)
+        return ids, types, mask
+
+    def encode(
+        self,
+        text: str | list[str],
+        text_pair: str | list[str] | None = None,
+        add_special_tokens: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Just the input ids (`__call__(...)["input_ids"]`)."""
+        return self(text, text_pair, add_special_tokens=add_special_tokens, return_token_type_ids=False,
+                    return_attention_mask=False, **kwargs)["input_ids"]  # fmt: skip
+
+    def __call__(
+        self,
+        text: str | Sequence[str] | Sequence[Sequence[str]] | None = None,
+        text_pair: str | Sequence[str] | Sequence[Sequence[str]] | None = None,
+        add_special_tokens: bool = True,
+        padding: bool | str = False,
+        truncation: bool | str | None = None,
+        max_length: int | None = None,
+        stride: int = 0,
+        is_split_into_words: bool = False,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors: str | None = None,
+        return_token_type_ids: bool | None = None,
+        return_attention_mask: bool | None = None,
+        return_overflowing_tokens: bool = False,
+        return_special_tokens_mask: bool = False,
+        return_offsets_mapping: bool = False,
+        return_length: bool = False,
+    ) -> BatchEncoding:
+        """Encode one text, a pair, or a batch of either, as transformers' fast tokenizer does.
+
+        A single input gives flat lists; a batch (a list of texts) gives one list per sequence. With
+        `return_overflowing_tokens` each input may yield several windows (`overflow_to_sample_mapping` says whose)."""
+        batched, inputs = self._check_inputs(text, text_pair, is_split_into_words)
+        padding, truncation, max_length = self._strategies(
+            padding, truncation, max_length, pad_to_multiple_of
+        )
+        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 0:
+            raise ValueError(f"stride must be a non-negative int, got {stride!r}")
+        if padding_side not in (None, "right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        if return_tensors not in (None, "np"):
+            raise ValueError(
+                f"return_tensors must be None or 'np' (deberta_np is NumPy-only), got {return_tensors!r}"
+            )
+        if truncation != "do_not_truncate":
+            self._check_truncation(inputs, truncation, max_length, stride, add_special_tokens)
+        details = bool(return_offsets_mapping)
+
+        def encode_all(details: bool) -> list[Encoding]:
+            encodings = [
+                self._encode_one(
+                    a, b, add_special_tokens, truncation, max_length, stride, is_split_into_words, details
+                )
+                for a, b in inputs
+            ]
+            if padding != "do_not_pad":
+                length = max_length if padding == "max_length" else None
+                pad_batch(encodings, length, pad_to_multiple_of, self.pad_token_id, self.pad_token_type_id,
+                          self.pad_token, padding_side or self.padding_side)  # fmt: skip
+            return encodings
+
+        encodings = encode_all(details)
+        rows: list[Encoding] = []
+        sample_of_row: list[int] = []
+        for i, e in enumerate(encodings):
+            windows = [e, *e.overflowing] if return_overflowing_tokens else [e]
+            rows += windows
+            sample_of_row += [i] * len(windows)
+        data: dict[str, Any] = {"input_ids": [e.ids for e in rows]}
+        if return_token_type_ids is not False:
+            data["token_type_ids"] = [e.type_ids for e in rows]
+        if return_attention_mask is not False:
+            data["attention_mask"] = [e.attention_mask for e in rows]
+        if return_special_tokens_mask:
+            data["special_tokens_mask"] = [e.special_tokens_mask for e in rows]
+        if return_offsets_mapping:
+            data["offset_mapping"] = [e.offsets for e in rows]
+        if return_length:
+            data["length"] = [len(e.ids) for e in rows]
+        if return_overflowing_tokens:
+            data["overflow_to_sample_mapping"] = sample_of_row
+        if return_tensors == "np":
+            data = to_numpy(data)
+        elif not batched and not return_overflowing_tokens:
+            # As transformers: drop the batch axis of per-token lists only (`length` stays a one-item list).
+            data = {k: v[0] if v and isinstance(v[0], list) else v for k, v in data.items()}
+
+        def detailed_rows() -> list[Encoding]:
+            full = encode_all(True)
+            return [w for e in full for w in ([e, *e.overflowing] if return_overflowing_tokens else [e])]
+
+        return BatchEncoding(data, rows, None if details else detailed_rows)
+
+    def _encode_one(
+        self,
+        first: Any,
+        second: Any,
+        add_special_tokens: bool,
+        truncation: str,
+        max_length: int | None,
+        stride: int,
+        is_split_into_words: bool,
+        details: bool,
+    ) -> Encoding:
+        encode = self._encode_words if is_split_into_words else self._encode_text
+        a = encode(first, details)
+        b = None if second is None else encode(second, details)
+        if truncation != "do_not_truncate":
+            n_special = self.template.num_special_tokens(b is not None) if add_special_tokens else 0
+            a, b = truncate_pair(a, b, max_length - n_special, truncation, stride, self.truncation_side)
+        return self.template.apply(a, b, add_special_tokens)
+
+    def _check_inputs(self, text: Any, text_pair: Any, is_split_into_words: bool) -> tuple[bool, list[tuple]]:
+        if text is None:
+            if text_pair is not None:
+                raise ValueError("text_pair was given without text")
+            raise ValueError(
+                "text is required (a str, a list of str, or with is_split_into_words a list of words)"
+            )
+
+        def check_one(value: Any, name: str) -> Any:
+            if is_split_into_words:
+                if not isinstance(value, (list, tuple)) or not all(isinstance(w, str) for w in value):
+                    raise TypeError(f"{name}: with is_split_into_words=True each input must be a list of str words, "
+                                    f"got {_describe(value)}")  # fmt: skip
+                return list(value)
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"{name} must be a str (or a list of str for a batch), got {_describe(value)}"
+                )
+            return value
+
+        if is_split_into_words:
+            batched = isinstance(text, (list, tuple)) and len(text) > 0 and isinstance(text[0], (list, tuple))
+        else:
+            batched = isinstance(text, (list, tuple))
+        if not batched:
+            pair = None if text_pair is None else check_one(text_pair, "text_pair")
+            # transformers encodes a single input with an empty text_pair ("" or []) as no pair at all.
+            return False, [(check_one(text, "text"), pair or None)]
+        texts = list(text)
+        if text_pair is None:
+            # transformers also accepts a batch of (text, text_pair) tuples.
+            if not is_split_into_words and texts and all(isinstance(t, (list, tuple)) for t in texts):
+                if not all(len(t) == 2 for t in texts):
+                    raise ValueError("a batch of pairs must hold (text, text_pair) 2-tuples")
+                return True, [(check_one(a, "text"), check_one(b, "text_pair")) for a, b in texts]
+            return True, [(check_one(t, "text"), None) for t in texts]
+        if not isinstance(text_pair, (list, tuple)) or len(text_pair) != len(texts):
+            raise ValueError(
+                f"a batch of {len(texts)} texts needs a text_pair list of the same length, got {_describe(text_pair)}"
+            )
+        return True, [(check_one(a, "text"), check_one(b, "text_pair")) for a, b in zip(texts, text_pair)]
+
+    def _strategies(
+        self, padding: Any, truncation: Any, max_length: Any, pad_to_multiple_of: Any
+    ) -> tuple[str, str, int | None]:
+        """transformers' `_get_padding_truncation_strategies`, with strict checks."""
+        if max_length is not None and (
+            not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 0
+        ):
+            raise ValueError(f"max_length must be a non-negative int or None, got {max_length!r}")
+        if pad_to_multiple_of is not None and (
+            not isinstance(pad_to_multiple_of, int)
+            or isinstance(pad_to_multiple_of, bool)
+            or pad_to_multiple_of < 0
+        ):
+            raise ValueError(
+                f"pad_to_multiple_of must be a non-negative int or None, got {pad_to_multiple_of!r}"
+            )
+        padding_given = padding
+        if padding is True:
+            padding = "longest"
+        elif padding is False or padding is None:
+            padding = "do_not_pad"
+        elif padding not in PADDING_STRATEGIES:
+            raise ValueError(f"padding must be True, False or one of {PADDING_STRATEGIES}, got {padding!r}")
+        if truncation is None:
+            # transformers: a max_length without padding switches truncation on.
+            truncation = "longest_first" if max_length is not None and padding_given is False else False
+        if truncation is True:
+            truncation = "longest_first"
+        elif truncation is False:
+            truncation = "do_not_truncate"
+        elif truncation not in TRUNCATION_STRATEGIES:
+            raise ValueError(
+                f"truncation must be True, False or one of {TRUNCATION_STRATEGIES}, got {truncation!r}"
+            )
+        if max_length is None:
+            limit = self.model_max_length if self.model_max_length <= LARGE_INTEGER else None
+            if padding == "max_length":
+                if limit is None:
+                    padding = "do_not_pad"  # transformers warns and does not pad
+            if truncation != "do_not_truncate":
+                if limit is None:
+                    truncation = "do_not_truncate"  # transformers warns and does not truncate
+            max_length = limit if padding == "max_length" or truncation != "do_not_truncate" else None
+        if (
+            padding != "do_not_pad"
+            and truncation != "do_not_truncate"
+            and pad_to_multiple_of
+            and max_length is not None
+            and max_length % pad_to_multiple_of
+        ):
+            raise ValueError(
+                f"truncation and padding are both on but max_length ({max_length}) is not a multiple of "
+                f"pad_to_multiple_of ({pad_to_multiple_of})"
+            )
+        return padding, truncation, max_length
+
+    def _check_truncation(
+        self, inputs: list[tuple], truncation: str, max_length: int, stride: int, add_special_tokens: bool
+    ) -> None:
+        for is_pair in sorted({b is not None for _, b in inputs}):
+            n_special = self.template.num_special_tokens(is_pair) if add_special_tokens else 0
+            room = max_length - n_special
+            what = "a pair" if is_pair else "a single text"
+            if room < 0:
+                raise ValueError(
+                    f"max_length={max_length} is smaller than the {n_special} special tokens {what} needs"
+                )
+            if stride and stride >= room:
+                raise ValueError(
+                    f"stride ({stride}) must be smaller than max_length minus the special tokens of {what} "
+                    f"({max_length} - {n_special} = {room})"
+                )
+
+    def batch_decode(
+        self,
+        sequences: Sequence[Sequence[int]] | Any,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+    ) -> list[str]:
+        return [self.decode(s, skip_special_tokens, clean_up_tokenization_spaces) for s in sequences]
+
+
+def _is_int(value: Any) -> bool:
+    # Python ints and NumPy integer scalars, not bools.
+    return (isinstance(value, int) and not isinstance(value, bool)) or type(value).__name__.startswith(
+        ("int", "uint")
+    )
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
