@@ -1,5 +1,6 @@
 """Write the pipeline goldens: transformers 4.57.6's own `pipeline(...)` outputs on the random checkpoints of
-`conformance/pipeline_models.py` (needs the `oracle` extra and ../shared/tokenizers/deberta-v1).
+`conformance/pipeline_models.py` (needs the `oracle` extra, ../shared/tokenizers/deberta-v1 and
+../shared/tokenizers/deberta-v3).
 
     python -m conformance.generate_pipelines          # rewrites conformance/golden/pipelines/goldens.json
 
@@ -11,6 +12,15 @@ bytes. Nothing here is written by hand: change a case and run this again.
 Robustness: each case also runs with the model in float64. Labels, tokens, spans, offsets and orderings must
 be the same as in float32, so that float noise (deberta_np vs torch, ~1e-6) cannot flip them; a case that fails
 this is reported and must be changed (another text, another option) before goldens are written.
+
+DeBERTa v2/v3 (SentencePiece). transformers' pipelines load `DebertaV2TokenizerFast`, while deberta_np's
+`DebertaV2Tokenizer` gives sentencepiece's ids by default (those of transformers' slow tokenizer, which the
+models were trained with); the two disagree on a few texts (byte fallback, some normalisations). Every text a
+v2 case sends to the tokenizer is recorded and encoded with both transformers tokenizers: the golden says
+whether they agree (`sentencepiece_ids_agree`). A case checked with deberta_np's default tokenizer must have
+agreeing ids (the generator refuses otherwise); a case with `tokenizer: {"reference": "fast"}` is checked with
+`DebertaV2Tokenizer(reference="fast")`, which reproduces the fast tokenizer, and is where the texts that the two
+tokenizers split differently go.
 """
 
 from __future__ import annotations
@@ -23,7 +33,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from conformance.pipeline_models import MODELS, TOKENIZER_DIR, build_all, weights_digest
+from conformance.pipeline_models import (
+    MODELS,
+    TOKENIZER_DIR,
+    TOKENIZER_V2_DIR,
+    V2_TOKENIZER_CONFIG,
+    build_all,
+    weights_digest,
+)
 
 GOLDEN_FILE = Path(__file__).resolve().parent / "golden" / "pipelines" / "goldens.json"
 PINNED_TRANSFORMERS = "4.57.6"
@@ -89,9 +106,20 @@ SENTIMENT_TEXTS = [
 
 
 def case(
-    id: str, task: str, model: str, args: list | None = None, init: dict | None = None, **kwargs: Any
+    id: str,
+    task: str,
+    model: str,
+    args: list | None = None,
+    init: dict | None = None,
+    tokenizer: dict | None = None,
+    **kwargs: Any,
 ) -> dict:
-    return {"id": id, "task": task, "model": model, "init": init or {}, "args": args or [], "kwargs": kwargs}
+    """`tokenizer`: options of deberta_np's tokenizer for the check ({"reference": "fast"}); transformers always
+    uses its default (fast) tokenizer."""
+    spec = {"id": id, "task": task, "model": model, "init": init or {}, "args": args or [], "kwargs": kwargs}
+    if tokenizer:
+        spec["tokenizer"] = tokenizer
+    return spec
 
 
 CASES = [
@@ -482,6 +510,261 @@ CASES = [
     ),
 ]
 
+# --- DeBERTa v2/v3 (SentencePiece) ------------------------------------------------------------------------------
+
+# "ɐ", "ʃ" and "☃" have pieces only without the "▁" prefix, so a lone "▁" token comes before each: entity words
+# are decoded around it as by the fast tokenizer's Metaspace decoder (in the last text an entity ends with that
+# "▁": "Jones sang " there, where sentencepiece's decoding would strip the space).
+NER_TEXTS_V2 = [
+    *NER_TEXTS[:2],
+    "The ɐ sound and the ʃ sound were described by Daniel Jones ☃ in London.",
+    "Daniel Jones sang ʃ per page.",
+]
+# Characters that sentencepiece writes as UTF-8 byte pieces (byte fallback) and the fast tokenizer as [UNK]: the
+# ids differ, so these cases are checked with DebertaV2Tokenizer(reference="fast").
+BYTE_FALLBACK_TEXT = "Ḱaren Ẅilson met ẞtefan in Łódź on Monday."
+FAST = {"reference": "fast"}
+
+CASES_V2 = [
+    # fill-mask: deberta-v2-xlarge's layout (the v3 discriminator is refused: tests/test_pipelines.py)
+    case("v2/fill-mask/default", "fill-mask", "mlm-v2", ["Paris is the [MASK] of France."]),
+    case(
+        "v2/fill-mask/batch-top_k",
+        "fill-mask",
+        "mlm-v2",
+        [["The [MASK] sat on the mat.", "I would like a cup of [MASK], please.", "[MASK] world!"]],
+        init={"batch_size": 2},
+        top_k=3,
+    ),
+    case("v2/fill-mask/two-masks", "fill-mask", "mlm-v2", ["Paris is the [MASK] of [MASK]."], top_k=2),
+    case(
+        "v2/fill-mask/targets",
+        "fill-mask",
+        "mlm-v2",
+        ["Paris is the [MASK] of France."],
+        targets=["▁capital", " city", "heart", "zzzqqq"],
+    ),
+    # The lone "▁" token filled in at an end of the text: the fast tokenizer decodes it as a space there.
+    case(
+        "v2/fill-mask/targets-lone-space",
+        "fill-mask",
+        "mlm-v2",
+        [["[MASK] world!", "Paris is the [MASK]"]],
+        targets=["▁", "▁Hello", "▁capital"],
+    ),
+    case(
+        "v2/fill-mask/fast-tokenizer",
+        "fill-mask",
+        "mlm-v2",
+        [["Zoë met [MASK] in Zürich.", "Ḱaren met [MASK] in Łódź."]],
+        tokenizer=FAST,
+        top_k=2,
+    ),
+    case("v2/fill-mask/error-no-mask", "fill-mask", "mlm-v2", ["Paris is the capital of France."]),
+    # text-classification: an NLI cross-encoder's labels, on texts and on pairs
+    case("v2/text-classification/single", "text-classification", "nli-v3", [SENTIMENT_TEXTS[0]]),
+    case(
+        "v2/text-classification/list-top_k-none",
+        "text-classification",
+        "nli-v3",
+        [SENTIMENT_TEXTS],
+        top_k=None,
+        init={"batch_size": 4},
+    ),
+    case(
+        "v2/text-classification/pair",
+        "text-classification",
+        "nli-v3",
+        [{"text": "A man is eating a sandwich.", "text_pair": "Someone eats."}],
+    ),
+    case(
+        "v2/text-classification/pairs-top_k",
+        "text-classification",
+        "nli-v3",
+        [
+            [
+                {"text": "A man is eating.", "text_pair": "Someone eats."},
+                {"text": "It rains.", "text_pair": "The sun is shining brightly over the hills."},
+            ]
+        ],
+        top_k=2,
+        init={"batch_size": 2},
+    ),
+    case(
+        "v2/text-classification/sigmoid",
+        "text-classification",
+        "nli-v3",
+        [SENTIMENT_TEXTS[2]],
+        function_to_apply="sigmoid",
+        top_k=None,
+    ),
+    # zero-shot-classification: entailment is label 1, contradiction label 0
+    case(
+        "v2/zero-shot/default",
+        "zero-shot-classification",
+        "nli-v3",
+        ["I have a problem with my iphone that needs to be resolved asap!!"],
+        candidate_labels=["urgent", "not urgent", "phone", "tablet", "computer"],
+    ),
+    case(
+        "v2/zero-shot/multi-label",
+        "zero-shot-classification",
+        "nli-v3",
+        ["I have a problem with my iphone that needs to be resolved asap!!"],
+        candidate_labels=["urgent", "not urgent", "phone", "tablet", "computer"],
+        multi_label=True,
+    ),
+    case(
+        "v2/zero-shot/one-label",
+        "zero-shot-classification",
+        "nli-v3",
+        ["The match ended in a draw."],
+        candidate_labels=["sports"],
+    ),
+    case(
+        "v2/zero-shot/batch-template",
+        "zero-shot-classification",
+        "nli-v3",
+        [["Who won the cup final?", "Preheat the oven to 200 degrees and add the flour slowly."]],
+        candidate_labels="sports, cooking ,travel",
+        hypothesis_template="The topic of this text is {}.",
+        init={"batch_size": 4},
+    ),
+    # token-classification
+    *[
+        case(
+            f"v2/ner/{strategy}",
+            "token-classification",
+            "ner-v3",
+            [NER_TEXTS_V2],
+            aggregation_strategy=strategy,
+            init={"batch_size": 2},
+        )
+        for strategy in ("none", "simple", "first", "average", "max")
+    ],
+    case(
+        "v2/ner/ignore-nothing",
+        "token-classification",
+        "ner-v3",
+        [NER_TEXTS_V2[2]],
+        aggregation_strategy="simple",
+        ignore_labels=[],
+    ),
+    # SentencePiece tokenizers need no add_prefix_space for pre-split words: every word gets its "▁".
+    case(
+        "v2/ner/split-words",
+        "token-classification",
+        "ner-v3",
+        [
+            [
+                ["Wolfgang", "Kowalczykowski", "lives", "in", "Berlin"],
+                ["Zoë", "flew", "to", "São", "Paulo", "."],
+            ]
+        ],
+        is_split_into_words=True,
+        aggregation_strategy="simple",
+    ),
+    *[
+        case(
+            f"v2/ner/windows-{strategy}",
+            "token-classification",
+            "ner-v3-windows",
+            [NER_LONG],
+            aggregation_strategy=strategy,
+            stride=6,
+        )
+        for strategy in ("simple", "first", "max")
+    ],
+    *[
+        case(
+            f"v2/ner/fast-tokenizer-{strategy}",
+            "token-classification",
+            "ner-v3",
+            [BYTE_FALLBACK_TEXT],
+            tokenizer=FAST,
+            aggregation_strategy=strategy,
+            ignore_labels=[],
+        )
+        for strategy in ("none", "simple", "average")
+    ],
+    case(
+        "v2/ner/fast-tokenizer-same-ids",
+        "token-classification",
+        "ner-v3",
+        [NER_TEXTS_V2],
+        tokenizer=FAST,
+        aggregation_strategy="first",
+    ),
+    # question-answering: the long context needs windows, and distances beyond 128 use the log buckets
+    case("v2/qa/default", "question-answering", "qa-v3", question="Where do I live?", context=SHORT_CONTEXT),
+    case(
+        "v2/qa/long-context",
+        "question-answering",
+        "qa-v3",
+        question="Who opened the pier?",
+        context=LONG_CONTEXT,
+        top_k=3,
+    ),
+    case(
+        "v2/qa/long-context-small-windows",
+        "question-answering",
+        "qa-v3",
+        question="When did the railway arrive?",
+        context=LONG_CONTEXT,
+        max_seq_len=64,
+        doc_stride=16,
+        top_k=2,
+        init={"batch_size": 8},
+    ),
+    case(
+        "v2/qa/max_answer_len-no-align",
+        "question-answering",
+        "qa-v3",
+        question="What does the museum keep?",
+        context=LONG_CONTEXT,
+        max_answer_len=3,
+        align_to_words=False,
+        top_k=2,
+    ),
+    case(
+        "v2/qa/impossible",
+        "question-answering",
+        "qa-v3",
+        question="What colour is the sky?",
+        context=SHORT_CONTEXT,
+        handle_impossible_answer=True,
+        top_k=2,
+    ),
+    case(
+        "v2/qa/fast-tokenizer",
+        "question-answering",
+        "qa-v3",
+        tokenizer=FAST,
+        question="Who met Ẅilson?",
+        context=BYTE_FALLBACK_TEXT + " " + SHORT_CONTEXT,
+        top_k=3,
+    ),
+    case(
+        "v2/qa/error-question-too-long",
+        "question-answering",
+        "qa-v3",
+        question="Please tell me, after reading all of this very long text carefully, where exactly do I live now?",
+        context=LONG_CONTEXT,
+        max_seq_len=24,
+        doc_stride=4,
+    ),
+    # feature-extraction: a v3 discriminator is a fine encoder
+    case("v2/feature-extraction/single", "feature-extraction", "v3-discriminator", ["Hello world!"]),
+    case(
+        "v2/feature-extraction/list",
+        "feature-extraction",
+        "v3-discriminator",
+        [["A short one.", "Zoë flew to São Paulo."]],
+    ),
+]
+
+CASES += CASES_V2
+
 # ---------------------------------------------------------------------------------------------------------------
 # Running transformers
 # ---------------------------------------------------------------------------------------------------------------
@@ -498,15 +781,33 @@ def plain(value: Any) -> Any:
     return value
 
 
-def run_case(pipelines: dict, directories: dict[str, Path], spec: dict, torch_dtype: Any) -> dict:
+def run_case(
+    pipelines: dict, directories: dict[str, Path], spec: dict, torch_dtype: Any, record: list | None = None
+) -> dict:
+    """transformers' result for a case; `record` collects every input its tokenizer is given."""
     from transformers import pipeline
 
     init = dict(spec["init"])
     key = (spec["task"], spec["model"], json.dumps(init, sort_keys=True), str(torch_dtype))
     if key not in pipelines:
-        pipelines[key] = pipeline(
-            spec["task"], model=str(directories[spec["model"]]), torch_dtype=torch_dtype, **init
-        )
+        with warnings.catch_warnings():
+            # converting spm.model to a fast tokenizer warns that it has no byte fallback (the very difference
+            # sentencepiece_ids_agree detects)
+            warnings.simplefilter("ignore")
+            pipelines[key] = pipeline(
+                spec["task"], model=str(directories[spec["model"]]), torch_dtype=torch_dtype, **init
+            )
+    tokenizer = pipelines[key].tokenizer
+    if record is not None:
+        # Every call of a fast tokenizer (__call__, encode, batches, pairs) ends in _batch_encode_plus.
+        original = type(tokenizer)._batch_encode_plus.__get__(tokenizer)
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            batch = args[0] if args else kwargs["batch_text_or_text_pairs"]
+            record.append((list(batch), bool(kwargs.get("is_split_into_words", False))))
+            return original(*args, **kwargs)
+
+        tokenizer._batch_encode_plus = recording
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -515,7 +816,52 @@ def run_case(pipelines: dict, directories: dict[str, Path], spec: dict, torch_dt
         if isinstance(error, (KeyboardInterrupt, SystemExit)):
             raise
         return {"error": type(error).__name__, "message": str(error)[:300]}
+    finally:
+        tokenizer.__dict__.pop("_batch_encode_plus", None)
     return {"output": plain(output)}
+
+
+def sentencepiece_ids_agree(directory: Path, record: list, slow_tokenizers: dict) -> bool:
+    """Whether transformers' slow DebertaV2Tokenizer (sentencepiece) and the fast one give the same ids for every
+    recorded tokenizer input (a text, a pair, or pre-split words)."""
+    import transformers
+
+    if directory not in slow_tokenizers:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the conversion's byte-fallback warning
+            slow_tokenizers[directory] = (
+                transformers.DebertaV2Tokenizer.from_pretrained(directory),
+                transformers.DebertaV2TokenizerFast.from_pretrained(directory),
+            )
+    slow, fast = slow_tokenizers[directory]
+    for batch, split in record:
+        for item in batch:
+            pair = (
+                isinstance(item, (list, tuple))
+                and len(item) == 2
+                and (not split or isinstance(item[0], list))
+            )
+            args = tuple(item) if pair else (item,)
+            if (
+                slow(*args, is_split_into_words=split)["input_ids"]
+                != fast(*args, is_split_into_words=split)["input_ids"]
+            ):
+                return False
+    return True
+
+
+def check_v2_tokenizer_config() -> None:
+    """pipeline_models.V2_TOKENIZER_CONFIG must be what transformers saves for the deberta-v3 tokenizer."""
+    import transformers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        transformers.DebertaV2Tokenizer.from_pretrained(TOKENIZER_V2_DIR).save_pretrained(tmp)
+        saved = json.loads((Path(tmp) / "tokenizer_config.json").read_text())
+    if saved != V2_TOKENIZER_CONFIG:
+        raise SystemExit(
+            "pipeline_models.V2_TOKENIZER_CONFIG differs from the tokenizer_config.json transformers "
+            f"{transformers.__version__} saves: {json.dumps(saved, sort_keys=True)}"
+        )
 
 
 def structure(value: Any) -> Any:
@@ -548,21 +894,34 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"{TOKENIZER_DIR} not found: the pipeline goldens need the shared deberta-v1 tokenizer"
         )
+    if not (TOKENIZER_V2_DIR / "spm.model").is_file():
+        raise SystemExit(
+            f"{TOKENIZER_V2_DIR}/spm.model not found: the v2 pipeline goldens need the shared deberta-v3 tokenizer"
+        )
     torch.set_num_threads(1)
     transformers.logging.set_verbosity_error()
+    check_v2_tokenizer_config()
     cases = [c for c in CASES if not args.only or c["id"] in args.only]
-    unstable = []
+    unstable, disagreeing = [], []
+    slow_tokenizers: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         directories = build_all(Path(tmp), sorted({c["model"] for c in cases}))
         pipelines: dict = {}
         results = []
         for spec in cases:
-            golden = run_case(pipelines, directories, spec, torch.float32)
+            v2 = MODELS[spec["model"]].family == "v2"
+            record: list | None = [] if v2 else None
+            golden = run_case(pipelines, directories, spec, torch.float32, record)
             check = run_case(pipelines, directories, spec, torch.float64)
             if ("error" in golden) != ("error" in check) or structure(golden.get("output")) != structure(
                 check.get("output")
             ):
                 unstable.append(spec["id"])
+            if v2:
+                agree = sentencepiece_ids_agree(directories[spec["model"]], record or [], slow_tokenizers)
+                golden = {"sentencepiece_ids_agree": agree, **golden}
+                if not agree and spec.get("tokenizer", {}).get("reference") != "fast":
+                    disagreeing.append(spec["id"])
             results.append({**spec, **golden})
             print(
                 f"{spec['id']:45s} {'ERROR ' + golden['error'] if 'error' in golden else 'ok'}",
@@ -576,6 +935,13 @@ def main(argv: list[str] | None = None) -> int:
             f"float32 and float64 disagree beyond the scores (near-ties) in: {', '.join(unstable)}",
             file=sys.stderr,
         )
+    if disagreeing:
+        print(
+            "sentencepiece and the fast tokenizer give different ids (check these with "
+            f'tokenizer={{"reference": "fast"}}, or change the text) in: {", ".join(disagreeing)}',
+            file=sys.stderr,
+        )
+    if unstable or disagreeing:
         return 1
     if args.only:
         return 0
@@ -588,7 +954,10 @@ def main(argv: list[str] | None = None) -> int:
             name: {"head": MODELS[name].head, "seed": MODELS[name].seed, "sha256": digest}
             for name, digest in digests.items()
         },
-        "tokenizer": "../shared/tokenizers/deberta-v1 (vocab.json, merges.txt)",
+        "tokenizer": "../shared/tokenizers/deberta-v1 (vocab.json, merges.txt); v2 models: "
+        "../shared/tokenizers/deberta-v3 (spm.model) with pipeline_models.V2_TOKENIZER_CONFIG",
+        "v2_tokenizer": "transformers' pipelines use DebertaV2TokenizerFast; sentencepiece_ids_agree: whether "
+        "sentencepiece (the slow tokenizer, deberta_np's default) gives the same ids for every tokenizer input",
         "robustness": "every case gives the same labels, tokens, spans and orderings with the model in float64",
     }
     GOLDEN_FILE.parent.mkdir(parents=True, exist_ok=True)

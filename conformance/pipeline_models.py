@@ -1,8 +1,10 @@
 """The random checkpoints behind the pipeline goldens, rebuilt bit for bit from a seed without torch.
 
-Weights are never committed. Each checkpoint is a `PipelineModel` (a head, a config, a seed); `build` writes it
-into a directory as `config.json` + `model.safetensors` + the real deberta-v1 tokenizer files (copied from
-`../shared/tokenizers/deberta-v1/`, beside the repository). The generator builds them for transformers, the
+Weights are never committed. Each checkpoint is a `PipelineModel` (a family, a head, a config, a seed); `build`
+writes it into a directory as `config.json` + `model.safetensors` + the family's real tokenizer files, copied from
+beside the repository: DeBERTa v1's byte-level BPE (`../shared/tokenizers/deberta-v1/`: vocab.json, merges.txt)
+or DeBERTa v2/v3's SentencePiece model (`../shared/tokenizers/deberta-v3/spm.model`, with the
+tokenizer_config.json that transformers saves for it). The generator builds them for transformers, the
 checker builds them again in a temporary directory, and both get identical bytes, because every value comes
 from exact integer arithmetic:
 
@@ -13,8 +15,11 @@ with `stream` the first 8 bytes of sha256(f"{seed}/{tensor name}") and uint64 ar
 cast to float32 are single IEEE operations, so no library version can change a bit. NumPy's random generators are
 not used: their streams are not promised to stay the same across NumPy versions.
 
-The models are tiny (hidden 32, two layers) but use the full 50265-token vocabulary, so the real tokenizer runs on
-real text. Their heads are scaled up, and a few biases set, so that the pipelines see varied, confident outputs
+The models are tiny (hidden 32, two layers) but use the full vocabulary (50265 tokens for v1, 128100 for v2/v3),
+so the real tokenizer runs on real text. The v2/v3 ones have deberta-v3's layout (log position buckets, a
+LayerNorm on the relative embeddings, shared position projections, p2c|c2p, no token types); the MLM one adds
+deberta-v2-xlarge's ConvLayer, and the discriminator holds the replaced-token-detection head `mask_predictions.*`
+beside an MLM head, as the published deberta-v3 checkpoints do. Their heads are scaled up, and a few biases set, so that the pipelines see varied, confident outputs
 (several winning entity labels, multi-token entities, answers far into long contexts) instead of near-ties.
 """
 
@@ -30,13 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from deberta_np.config import DebertaConfig
+from deberta_np import model_v2
+from deberta_np.config import DebertaConfig, DebertaV2Config
 from deberta_np.model import encoder_parameter_shapes, head_parameter_shapes
 from deberta_np.safetensors_io import write_safetensors
 
-# The shared deberta-v1 tokenizer (vocab.json + merges.txt) lives next to the repository, never inside it.
-TOKENIZER_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "tokenizers" / "deberta-v1"
+# The shared tokenizers live next to the repository, never inside it.
+TOKENIZERS = Path(__file__).resolve().parents[1].parent / "shared" / "tokenizers"
+TOKENIZER_DIR = TOKENIZERS / "deberta-v1"  # vocab.json + merges.txt
 TOKENIZER_FILES = ("vocab.json", "merges.txt")
+TOKENIZER_V2_DIR = TOKENIZERS / "deberta-v3"  # spm.model (microsoft/deberta-v3-base's)
+TOKENIZER_V2_FILES = ("spm.model",)
+FAMILIES = ("v1", "v2")
 
 # deberta-base's architecture flags (relative attention, c2p|p2c, no absolute positions), at toy width.
 TINY = {
@@ -56,6 +66,62 @@ TINY = {
     "pad_token_id": 0,
 }
 
+# deberta-v3-base's architecture flags at the same toy width. position_buckets 256 as published: distances
+# beyond 128 tokens (the long question-answering windows) fall into log buckets.
+TINY_V2 = {
+    "model_type": "deberta-v2",
+    "vocab_size": 128100,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 64,
+    "hidden_act": "gelu",
+    "max_position_embeddings": 512,
+    "relative_attention": True,
+    "position_buckets": 256,
+    "norm_rel_ebd": "layer_norm",
+    "share_att_key": True,
+    "pos_att_type": "p2c|c2p",
+    "position_biased_input": False,
+    "max_relative_positions": -1,
+    "type_vocab_size": 0,
+    "layer_norm_eps": 1e-7,
+    "pad_token_id": 0,
+}
+# What deberta-v2-xlarge adds: a ConvLayer after the first layer.
+V2_XLARGE = {"conv_kernel_size": 3, "conv_act": "gelu"}
+
+# tokenizer_config.json as transformers 4.57.6 saves the deberta-v3 tokenizer (DebertaV2Tokenizer.save_pretrained
+# on spm.model; the generator checks that it still does). [MASK] is not a piece of spm.model: it is added as
+# id 128000, which the models' 128100-row embedding holds.
+V2_TOKENIZER_CONFIG: dict[str, Any] = {
+    "added_tokens_decoder": {
+        str(index): {
+            "content": content,
+            "lstrip": False,
+            "normalized": content == "[UNK]",
+            "rstrip": False,
+            "single_word": False,
+            "special": True,
+        }
+        for index, content in ((0, "[PAD]"), (1, "[CLS]"), (2, "[SEP]"), (3, "[UNK]"), (128000, "[MASK]"))
+    },
+    "bos_token": "[CLS]",
+    "clean_up_tokenization_spaces": False,
+    "cls_token": "[CLS]",
+    "do_lower_case": False,
+    "eos_token": "[SEP]",
+    "extra_special_tokens": {},
+    "mask_token": "[MASK]",
+    "model_max_length": 1000000000000000019884624838656,
+    "pad_token": "[PAD]",
+    "sep_token": "[SEP]",
+    "sp_model_kwargs": {},
+    "split_by_punct": False,
+    "tokenizer_class": "DebertaV2Tokenizer",
+    "unk_token": "[UNK]",
+}
+
 HF_CLASS = {
     "base": "DebertaModel",
     "masked_lm": "DebertaForMaskedLM",
@@ -64,12 +130,17 @@ HF_CLASS = {
     "question_answering": "DebertaForQuestionAnswering",
 }
 
+# DeBERTa-v3's replaced-token-detection head (Microsoft's ReplacedTokenDetectionHead): dense, LayerNorm and a
+# one-logit classifier ("was this token replaced?"). transformers has no class for it and ignores it.
+RTD_HEAD = "replaced_token_detection"
+
 
 @dataclass(frozen=True)
 class PipelineModel:
-    """A reproducible random checkpoint: `head`, config overrides on top of TINY, a seed.
+    """A reproducible random checkpoint: `head`, config overrides on top of TINY (v1) or TINY_V2 (v2), a seed.
 
-    `head_gain` scales the task head's weights (bigger: more confident, better separated outputs); `bias_shifts`
+    `extra_heads` adds the tensors of other heads beside `head` (the v3 discriminator: the RTD head and an MLM
+    head). `head_gain` scales the task head's weights (bigger: more confident, better separated outputs); `bias_shifts`
     adds to chosen entries of a bias tensor ({tensor name: {index: shift}}), to make some labels win more often;
     `tokenizer_config` is written as tokenizer_config.json when given (e.g. a small model_max_length, to make
     windows).
@@ -82,6 +153,9 @@ class PipelineModel:
     head_gain: float = 1.0
     bias_shifts: dict[str, dict[int, float]] = field(default_factory=dict)
     tokenizer_config: dict[str, Any] | None = None
+    family: str = "v1"
+    extra_heads: tuple[str, ...] = ()
+    architectures: bool = True  # False: config.json without "architectures" (as deberta-v3-base's)
 
 
 NER_LABELS = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC", 5: "B-ORG", 6: "I-ORG"}
@@ -182,6 +256,58 @@ MODELS = {
             tokenizer_config={"add_prefix_space": True},
         ),
         PipelineModel("qa", "question_answering", 109, {"type_vocab_size": 2}, head_gain=4.0),
+        # --- DeBERTa v2/v3 (SentencePiece tokenizer) ---
+        # deberta-v2-xlarge's layout: Microsoft's MLM head (lm_predictions.lm_head.*) and the ConvLayer.
+        PipelineModel(
+            "mlm-v2",
+            "masked_lm",
+            201,
+            {**V2_XLARGE, "legacy": False, "tie_word_embeddings": False},
+            head_gain=2.0,
+            family="v2",
+        ),
+        # A deberta-v3 discriminator as published: encoder, RTD head and an MLM head that was never trained to
+        # predict masked tokens. fill-mask must refuse it; as an encoder (feature-extraction) it is fine.
+        PipelineModel(
+            "v3-discriminator",
+            "base",
+            202,
+            family="v2",
+            extra_heads=(RTD_HEAD, "masked_lm"),
+            architectures=False,
+        ),
+        # cross-encoder/nli-deberta-v3-*'s label order (contradiction, entailment, neutral): zero-shot must find
+        # entailment at 1 and take label 0 as contradiction; also the text-classification checkpoint (pairs).
+        PipelineModel(
+            "nli-v3",
+            "sequence_classification",
+            203,
+            {"id2label": {0: "contradiction", 1: "entailment", 2: "neutral"}},
+            head_gain=3.0,
+            bias_shifts={"classifier.bias": {1: 0.4}},
+            family="v2",
+        ),
+        PipelineModel(
+            "ner-v3",
+            "token_classification",
+            204,
+            {"id2label": NER_LABELS},
+            head_gain=3.0,
+            bias_shifts={"classifier.bias": {0: 1.5}},
+            family="v2",
+        ),
+        # The same weights with a 24-token model_max_length: `stride` makes overlapping windows.
+        PipelineModel(
+            "ner-v3-windows",
+            "token_classification",
+            204,
+            {"id2label": NER_LABELS},
+            head_gain=3.0,
+            bias_shifts={"classifier.bias": {0: 1.5}},
+            tokenizer_config={"model_max_length": 24},
+            family="v2",
+        ),
+        PipelineModel("qa-v3", "question_answering", 205, head_gain=4.0, family="v2"),
     )
 }
 
@@ -219,19 +345,48 @@ def _scale(name: str, shape: tuple[int, ...], head_gain: float) -> tuple[float, 
         return 0.0, 1.0
     if name.endswith("rel_embeddings.weight"):
         return 0.0, 1.0
-    # Dense weights: variance-preserving (std 1/sqrt(fan_in)) and, for the task head, `head_gain` times that.
-    half_width = math.sqrt(3.0 / shape[-1])
+    # Dense weights: variance-preserving (std 1/sqrt(fan_in)) and, for the task head, `head_gain` times that. A
+    # convolution [out, in/groups, kernel] sees in/groups * kernel inputs.
+    half_width = math.sqrt(3.0 / math.prod(shape[1:]))
     return 0.0, half_width * (head_gain if is_head else 1.0)
 
 
+def model_config(model: PipelineModel) -> DebertaConfig:
+    """The checkpoint's config: TINY or TINY_V2 with the model's overrides."""
+    if model.family == "v2":
+        return DebertaV2Config.from_dict({**TINY_V2, **model.config})
+    return DebertaConfig.from_dict({**TINY, **model.config})
+
+
+def parameter_shapes(model: PipelineModel) -> dict[str, tuple[int, ...]]:
+    """Every tensor name of the checkpoint (as transformers or Microsoft save it) with its shape."""
+    config = model_config(model)
+    encoder = model_v2.encoder_parameter_shapes if model.family == "v2" else encoder_parameter_shapes
+    # Bare-model checkpoints have no prefix; a checkpoint with any head names the encoder `deberta.*`.
+    prefix = "" if model.head == "base" and not model.extra_heads else "deberta."
+    shapes = {prefix + name: shape for name, shape in encoder(config).items()}
+    for head in (model.head, *model.extra_heads):
+        if head == RTD_HEAD:
+            h = config.hidden_size
+            shapes.update(
+                {
+                    "mask_predictions.dense.weight": (h, h),
+                    "mask_predictions.dense.bias": (h,),
+                    "mask_predictions.LayerNorm.weight": (h,),
+                    "mask_predictions.LayerNorm.bias": (h,),
+                    "mask_predictions.classifier.weight": (1, h),
+                    "mask_predictions.classifier.bias": (1,),
+                }
+            )
+        else:
+            shapes.update(head_parameter_shapes(config, head))
+    return shapes
+
+
 def state_dict(model: PipelineModel) -> dict[str, np.ndarray]:
-    """Every tensor of the checkpoint, named as transformers saves the model (float32)."""
-    config = DebertaConfig.from_dict({**TINY, **model.config})
-    prefix = "" if model.head == "base" else "deberta."
-    shapes = {prefix + name: shape for name, shape in encoder_parameter_shapes(config).items()}
-    shapes.update(head_parameter_shapes(config, model.head))
+    """Every tensor of the checkpoint (float32)."""
     tensors = {}
-    for name, shape in shapes.items():
+    for name, shape in parameter_shapes(model).items():
         offset, half_width = _scale(name, shape, model.head_gain)
         values = offset + half_width * uniform(model.seed, name, shape)
         for index, shift in model.bias_shifts.get(name, {}).items():
@@ -241,28 +396,50 @@ def state_dict(model: PipelineModel) -> dict[str, np.ndarray]:
 
 
 def config_dict(model: PipelineModel) -> dict[str, Any]:
-    config = DebertaConfig.from_dict({**TINY, **model.config}).to_dict()
-    config["architectures"] = [HF_CLASS[model.head]]
+    config = model_config(model).to_dict()
+    if model.architectures:
+        hf_class = HF_CLASS[model.head]
+        config["architectures"] = [
+            hf_class.replace("Deberta", "DebertaV2") if model.family == "v2" else hf_class
+        ]
     return config
 
 
-def build(model: PipelineModel, directory: Path, tokenizer_dir: Path = TOKENIZER_DIR) -> Path:
+def tokenizer_source(family: str) -> tuple[Path, tuple[str, ...]]:
+    """(directory, files) of a family's shared tokenizer."""
+    return (TOKENIZER_V2_DIR, TOKENIZER_V2_FILES) if family == "v2" else (TOKENIZER_DIR, TOKENIZER_FILES)
+
+
+def available(family: str) -> bool:
+    """Whether the family's shared tokenizer is there (its checkpoints can be built)."""
+    directory, files = tokenizer_source(family)
+    return all((directory / name).is_file() for name in files)
+
+
+def build(model: PipelineModel, directory: Path, tokenizer_dir: Path | None = None) -> Path:
     """Write the checkpoint directory (config, weights, tokenizer files) and return it."""
+    source, files = tokenizer_source(model.family)
+    source = tokenizer_dir or source
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(json.dumps(config_dict(model), indent=2, sort_keys=True) + "\n")
     write_safetensors(directory / "model.safetensors", state_dict(model), metadata={"format": "pt"})
-    for name in TOKENIZER_FILES:
-        shutil.copyfile(tokenizer_dir / name, directory / name)
-    if model.tokenizer_config is not None:
-        (directory / "tokenizer_config.json").write_text(json.dumps(model.tokenizer_config, indent=2) + "\n")
+    for name in files:
+        shutil.copyfile(source / name, directory / name)
+    tokenizer_config = model.tokenizer_config
+    if model.family == "v2":
+        tokenizer_config = {**V2_TOKENIZER_CONFIG, **(tokenizer_config or {})}
+    if tokenizer_config is not None:
+        (directory / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
     return directory
 
 
 def build_all(
-    root: Path, names: list[str] | None = None, tokenizer_dir: Path = TOKENIZER_DIR
+    root: Path, names: list[str] | None = None, tokenizer_dir: Path | None = None
 ) -> dict[str, Path]:
-    """Build the named models (all by default) under `root`; {name: directory}."""
-    return {name: build(MODELS[name], root / name, tokenizer_dir) for name in names or list(MODELS)}
+    """Build the named models (by default all whose shared tokenizer is present) under `root`; {name: directory}."""
+    if names is None:
+        names = [name for name, model in MODELS.items() if available(model.family)]
+    return {name: build(MODELS[name], root / name, tokenizer_dir) for name in names}
 
 
 def weights_digest(directory: Path) -> str:

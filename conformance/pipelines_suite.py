@@ -2,14 +2,21 @@
 
 The goldens (conformance/golden/pipelines/goldens.json, written by `python -m conformance.generate_pipelines`)
 hold pipeline calls and what transformers 4.57.6 returned. This module rebuilds the same random checkpoints
-bit for bit (conformance/pipeline_models.py) in a temporary directory with the shared deberta-v1 tokenizer,
-repeats each call with `deberta_np.pipeline` and compares:
+bit for bit (conformance/pipeline_models.py) in a temporary directory with the shared tokenizers (deberta-v1's
+BPE for v1 models, deberta-v3's spm.model for v2/v3 ones), repeats each call with `deberta_np.pipeline` and
+compares:
 
 * exactly: structure, labels, tokens, words, answers, character offsets, indices, and the order of everything;
 * within float tolerance: scores (absolute 1e-5; relative 1e-4 for fill-mask and question answering, whose
   probabilities can be tiny) and hidden states (absolute 1e-5);
 * for a call transformers refuses: deberta_np must refuse it too (a ValueError or TypeError: InputError,
   CheckpointError, ...).
+
+DeBERTa v2/v3 cases run with the checkpoint's own tokenizer, deberta_np's DebertaV2Tokenizer, whose default ids
+are sentencepiece's; transformers' pipelines use the fast tokenizer. The generator only lets a case do so where
+the two give the same ids (`sentencepiece_ids_agree`); a case with `tokenizer: {"reference": "fast"}` runs with
+`DebertaV2Tokenizer(reference="fast")`, and holds texts on which they differ (byte fallback vs [UNK]).
+A family whose shared tokenizer is missing is skipped (one setup row says so).
 
 `run_checks()` returns one row per check: suite, case, what, value, limit, ok.
 """
@@ -23,7 +30,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from conformance.pipeline_models import TOKENIZER_DIR, build_all, weights_digest
+from conformance.pipeline_models import MODELS, available, build_all, tokenizer_source, weights_digest
 
 GOLDEN_FILE = Path(__file__).resolve().parent / "golden" / "pipelines" / "goldens.json"
 SUITE = "pipelines"
@@ -86,13 +93,21 @@ def _describe(value: Any) -> str:
     return text if len(text) < 120 else text[:117] + "..."
 
 
-def check_case(spec: dict, pipelines: dict, directories: dict[str, Path]) -> dict[str, Any]:
+def check_case(
+    spec: dict, pipelines: dict, directories: dict[str, Path], tokenizers: dict | None = None
+) -> dict[str, Any]:
     from deberta_np import pipeline
 
-    key = (spec["task"], spec["model"], json.dumps(spec["init"], sort_keys=True))
+    options = spec.get("tokenizer", {})
+    key = (spec["task"], spec["model"], json.dumps(spec["init"], sort_keys=True), json.dumps(options))
     try:
         if key not in pipelines:
-            pipelines[key] = pipeline(spec["task"], model=directories[spec["model"]], **spec["init"])
+            tokenizer = _tokenizer(
+                directories[spec["model"]], options, {} if tokenizers is None else tokenizers
+            )
+            pipelines[key] = pipeline(
+                spec["task"], model=directories[spec["model"]], tokenizer=tokenizer, **spec["init"]
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             actual = pipelines[key](*spec["args"], **spec["kwargs"])
@@ -121,17 +136,35 @@ def check_case(spec: dict, pipelines: dict, directories: dict[str, Path]) -> dic
     return row(spec["id"], what, f"{diff:.2e}", f"{limit:.0e}", diff <= limit)
 
 
+def _tokenizer(directory: Path, options: dict, cache: dict) -> Any:
+    """The checkpoint's tokenizer as the pipeline loads it, with the case's options (reference="fast"); loaded
+    once per checkpoint and options (reading spm.model takes most of a second)."""
+    from deberta_np.pipelines.base import load_tokenizer
+    from deberta_np.tokenizer import DebertaV2Tokenizer
+
+    key = (directory, json.dumps(options, sort_keys=True))
+    if key not in cache:
+        cache[key] = (
+            DebertaV2Tokenizer.from_pretrained(directory, **options) if options else load_tokenizer(directory)
+        )
+    return cache[key]
+
+
 def run_checks() -> list[dict[str, Any]]:
     """All pipeline checks (rows for `python -m conformance`)."""
-    if not TOKENIZER_DIR.is_dir():
-        return [row("setup", "shared deberta-v1 tokenizer", f"{TOKENIZER_DIR} not found: skipped", "", True)]
     if not GOLDEN_FILE.exists():
         return [row("setup", "pipeline goldens", f"{GOLDEN_FILE} missing", "", False)]
     golden = json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))
     models = golden["metadata"]["models"]
     rows = []
+    missing = sorted({MODELS[name].family for name in models if not available(MODELS[name].family)})
+    for family in missing:
+        directory, files = tokenizer_source(family)
+        what = f"shared {family} tokenizer ({', '.join(files)})"
+        rows.append(row("setup", what, f"{directory} not found: its cases skipped", "", True))
+    names = sorted(name for name in models if MODELS[name].family not in missing)
     with tempfile.TemporaryDirectory(prefix="deberta_np-pipelines-") as tmp:
-        directories = build_all(Path(tmp), sorted(models))
+        directories = build_all(Path(tmp), names)
         for name, directory in directories.items():
             digest = weights_digest(directory)
             ok = digest == models[name]["sha256"]
@@ -139,8 +172,10 @@ def run_checks() -> list[dict[str, Any]]:
                 row(f"model {name}", "rebuilt weights are bit-identical (sha256)", digest[:16], "", ok)
             )
         pipelines: dict = {}
+        tokenizers: dict = {}
         for spec in golden["cases"]:
-            rows.append(check_case(spec, pipelines, directories))
+            if spec["model"] in directories:
+                rows.append(check_case(spec, pipelines, directories, tokenizers))
     return rows
 
 

@@ -287,14 +287,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def inspect_checkpoint(model: str) -> dict[str, Any]:
-    """Config summary, files, parameter counts, stored dtypes and the heads (with strict-loading results)."""
+    """Family (v1, or v2 for DeBERTa v2/v3), config summary, files, parameter counts, stored dtypes and the heads
+    (with strict-loading results), plus notes on what the checkpoint cannot do (a v3 discriminator's fill-mask)."""
     from .checkpoint import canonical_names, masked_lm_head, select_parameters
-    from .config import DebertaConfig
+    from .config import DebertaV2Config, config_from_pretrained
     from .pipelines import checkpoint_heads, resolve_model_path
+    from .pipelines.base import RTD
     from .weights import find_checkpoint_files, read_state_dict
 
     path = resolve_model_path(model)
-    config = DebertaConfig.from_pretrained(path)
+    config = config_from_pretrained(path)  # v2 configs as DebertaV2Config: their own parameter layout
+    v2 = isinstance(config, DebertaV2Config)
     files = find_checkpoint_files(path)
     state = read_state_dict(path)
     dtypes: dict[str, int] = {}
@@ -302,7 +305,17 @@ def inspect_checkpoint(model: str) -> dict[str, Any]:
         dtypes[stored] = dtypes.get(stored, 0) + int(np.prod(state[name].shape))
     canonical = canonical_names(state, str(path))
     loads: dict[str, str] = {}
+    notes: list[str] = []
     for head in checkpoint_heads(path):
+        if head == RTD:
+            # No deberta_np (or transformers) class uses it; the loader skips it.
+            loads[head] = "present (mask_predictions.*), not a task head: ignored when loading"
+            notes.append(
+                "replaced-token-detection discriminator (DeBERTa-v3 pretraining): it has an RTD head and no usable "
+                "masked-language-model head, so fill-mask refuses it; use it as an encoder (embed) or fine-tune "
+                "it for classification, NER or QA"
+            )
+            continue
         try:
             layout = masked_lm_head(canonical, config, str(path)) if head == "masked_lm" else head
             select_parameters(canonical, config, layout, str(path))
@@ -311,32 +324,42 @@ def inspect_checkpoint(model: str) -> dict[str, Any]:
             loads[head] = str(error)
     encoder = sum(int(np.prod(a.shape)) for n, a in canonical.items() if n.startswith("deberta."))
     c = config
+    summary = {
+        "hidden_size": c.hidden_size,
+        "num_hidden_layers": c.num_hidden_layers,
+        "num_attention_heads": c.num_attention_heads,
+        "intermediate_size": c.intermediate_size,
+        "vocab_size": c.vocab_size,
+        "max_position_embeddings": c.max_position_embeddings,
+        "relative_attention": c.relative_attention,
+        "pos_att_type": c.pos_att_type,
+        "position_biased_input": c.position_biased_input,
+        "type_vocab_size": c.type_vocab_size,
+        "hidden_act": c.hidden_act,
+        "num_labels": c.num_labels,
+        "id2label": {str(k): v for k, v in c.id2label.items()},
+        "problem_type": c.problem_type,
+    }
+    if isinstance(c, DebertaV2Config):
+        summary.update(
+            position_buckets=c.position_buckets,
+            norm_rel_ebd="|".join(c.norm_rel_ebd),
+            share_att_key=c.share_att_key,
+            conv_kernel_size=c.conv_kernel_size,
+        )
     return {
         "directory": str(path),
+        "family": "v2" if v2 else "v1",  # v2 covers DeBERTa v2 and v3 (model_type deberta-v2)
         "model_type": c.model_type,
         "architectures": c.architectures,
-        "config": {
-            "hidden_size": c.hidden_size,
-            "num_hidden_layers": c.num_hidden_layers,
-            "num_attention_heads": c.num_attention_heads,
-            "intermediate_size": c.intermediate_size,
-            "vocab_size": c.vocab_size,
-            "max_position_embeddings": c.max_position_embeddings,
-            "relative_attention": c.relative_attention,
-            "pos_att_type": c.pos_att_type,
-            "position_biased_input": c.position_biased_input,
-            "type_vocab_size": c.type_vocab_size,
-            "hidden_act": c.hidden_act,
-            "num_labels": c.num_labels,
-            "id2label": {str(k): v for k, v in c.id2label.items()},
-            "problem_type": c.problem_type,
-        },
+        "config": summary,
         "files": [f.name for f in files],
         "tensors": len(state),
         "parameters": sum(int(np.prod(a.shape)) for a in state.values()),
         "encoder_parameters": encoder,
         "stored_dtypes": dtypes,
         "heads": loads,
+        "notes": notes,
         "tokenizer": [name for name in TOKENIZER_FILES if (path / name).exists()],
     }
 
@@ -607,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pooling", default="mean", choices=("mean", "cls", "none"), help="default mean")
     p.set_defaults(run=cmd_embed)
 
-    p = subcommand(sub, "inspect", "config summary, parameter count, dtypes and the heads a checkpoint holds",
+    p = subcommand(sub, "inspect", "family (v1, v2/v3), config summary, parameter count, dtypes and the heads a checkpoint holds",
                    "deberta-np inspect --model deberta-base")  # fmt: skip
     p.add_argument("--model", required=True, metavar="DIR")
     p.set_defaults(run=cmd_inspect)

@@ -27,6 +27,15 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return pipeline_models.build_all(tmp_path_factory.mktemp("cli-models"), names)
 
 
+@pytest.fixture(scope="module")
+def models_v2(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """DeBERTa v2/v3 checkpoints (SentencePiece tokenizer)."""
+    if not pipeline_models.available("v2"):
+        pytest.skip("needs ../shared/tokenizers/deberta-v3/spm.model")
+    names = ["nli-v3", "ner-v3", "qa-v3", "v3-discriminator"]
+    return pipeline_models.build_all(tmp_path_factory.mktemp("cli-models-v2"), names)
+
+
 def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, list, str]:
     """(exit status, parsed stdout JSON lines, stderr)."""
     status = main([str(a) for a in argv])
@@ -200,6 +209,7 @@ def test_inspect(capsys: pytest.CaptureFixture, models: dict) -> None:
     assert status == 0 and info["heads"] == {"base": "ok", "masked_lm": "ok (lm_predictions.lm_head.*)"}
     assert info["stored_dtypes"] == {"F32": info["parameters"]} and info["config"]["hidden_size"] == 32
     assert info["tokenizer"] == ["vocab.json", "merges.txt"] and info["files"] == ["model.safetensors"]
+    assert info["family"] == "v1" and info["notes"] == []
 
 
 @needs_tokenizer
@@ -257,3 +267,70 @@ def test_convert_bin_to_safetensors(capsys: pytest.CaptureFixture, tmp_path: Pat
         np.testing.assert_array_equal(after[name], before[name])
     status, out, _ = run(capsys, "inspect", "--model", tmp_path / "st")
     assert out[0]["files"] == ["model.safetensors"] and out[0]["heads"]["masked_lm"].startswith("ok")
+
+
+# --- DeBERTa v2/v3 --------------------------------------------------------------------------------------------------
+
+
+def test_v2_classify_ner_qa_embed(capsys: pytest.CaptureFixture, models_v2: dict) -> None:
+    status, out, _ = run(
+        capsys,
+        "classify",
+        "--model",
+        models_v2["nli-v3"],
+        "A man eats.",
+        "--pair",
+        "Someone eats.",
+        "--top-k",
+        "all",
+    )
+    assert status == 0 and {r["label"] for r in out[0]} == {"contradiction", "entailment", "neutral"}
+    text = "Zoë Saldaña flew from Zürich to São Paulo."
+    status, out, _ = run(capsys, "ner", "--model", models_v2["ner-v3"], "--aggregation", "simple", text)
+    assert status == 0 and out[0] and all(e["word"] == text[e["start"] : e["end"]].strip() for e in out[0])
+    status, out, _ = run(capsys, "ner", "--model", models_v2["ner-v3"], text, "--ignore-labels", "")
+    assert [e["word"] for e in out[0]][:2] == ["▁Zoë", "▁Sal"]  # SentencePiece pieces
+    context = "My name is Wolfgang and I live in Berlin."
+    status, out, _ = run(
+        capsys, "qa", "--model", models_v2["qa-v3"], "--question", "Where?", "--context", context
+    )
+    assert status == 0 and context[out[0]["start"] : out[0]["end"]] == out[0]["answer"]
+    status, out, _ = run(capsys, "embed", "--model", models_v2["v3-discriminator"], "One.", "Two words.")
+    assert status == 0 and len(out) == 2 and len(out[0]) == 32
+
+
+def test_v2_fill_mask_refuses_a_v3_discriminator(capsys: pytest.CaptureFixture, models_v2: dict) -> None:
+    status, out, err = run(
+        capsys, "fill-mask", "--model", models_v2["v3-discriminator"], "Paris is the [MASK]."
+    )
+    assert status == 1 and out == []
+    assert "replaced-token-detection discriminator" in err and "no usable masked-language-model head" in err
+
+
+def test_v2_inspect(capsys: pytest.CaptureFixture, models_v2: dict) -> None:
+    status, out, _ = run(capsys, "inspect", "--model", models_v2["qa-v3"])
+    info = out[0]
+    assert status == 0 and info["family"] == "v2" and info["model_type"] == "deberta-v2"
+    assert info["heads"] == {"base": "ok", "question_answering": "ok"} and info["notes"] == []
+    assert info["config"]["position_buckets"] == 256 and info["config"]["share_att_key"] is True
+    assert info["tokenizer"] == ["tokenizer_config.json", "spm.model"]
+    status, out, _ = run(capsys, "inspect", "--model", models_v2["v3-discriminator"])
+    info = out[0]
+    assert status == 0 and info["family"] == "v2" and info["heads"]["base"] == "ok"
+    assert "replaced-token-detection discriminator" in info["heads"]["masked_lm"]
+    assert info["heads"]["replaced_token_detection"].startswith("present (mask_predictions.*)")
+    assert len(info["notes"]) == 1 and "RTD head and no usable masked-language-model head" in info["notes"][0]
+
+
+def test_v2_convert(capsys: pytest.CaptureFixture, models_v2: dict, tmp_path: Path) -> None:
+    half = tmp_path / "half"
+    status, out, _ = run(
+        capsys, "convert", "--model", models_v2["ner-v3"], "--out", half, "--dtype", "float16"
+    )
+    assert status == 0 and out[0]["copied"] == ["config.json", "tokenizer_config.json", "spm.model"]
+    status, out, _ = run(capsys, "inspect", "--model", half)
+    assert out[0]["family"] == "v2" and set(out[0]["stored_dtypes"]) == {"F16"}
+    status, out, _ = run(
+        capsys, "ner", "--model", half, "--aggregation", "first", "Ada Lovelace lives in London."
+    )
+    assert status == 0 and isinstance(out[0], list)

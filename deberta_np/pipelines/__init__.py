@@ -17,9 +17,11 @@ from typing import Any
 from ..errors import CheckpointError
 from .base import (
     HEAD_DESCRIPTIONS,
+    RTD,
     Failure,
     Pipeline,
     checkpoint_heads,
+    discriminator_explanation,
     load_model,
     load_tokenizer,
     resolve_model_path,
@@ -93,6 +95,9 @@ def pipeline(
 def check_head(path: os.PathLike[str], cls: type[Pipeline]) -> None:
     """Refuse, before loading, a checkpoint that lacks the task's head, saying what it holds instead."""
     heads = checkpoint_heads(path)
+    if cls.head == "masked_lm" and RTD in heads:
+        # Whatever MLM tensors it also holds, a discriminator's masked-token predictions are meaningless.
+        raise CheckpointError(f"{cls.task} refuses it: {discriminator_explanation(path)}")
     if cls.head in heads:
         return
     held = [HEAD_DESCRIPTIONS[h] for h in heads if h != "base"]

@@ -83,8 +83,14 @@ def checkpoint_heads(path: str | os.PathLike[str]) -> list[str]:
         heads.append("sequence_classification" if "pooler.dense.weight" in names else "token_classification")
     if "qa_outputs.weight" in names:
         heads.append("question_answering")
+    if any(n.startswith("mask_predictions.") for n in names):
+        heads.append(RTD)
     return heads
 
+
+# DeBERTa-v3's pretraining head: "was this token replaced?" (ELECTRA-style). No task uses it; it marks a
+# discriminator, whose MLM head (if it has one) was never trained to predict masked tokens.
+RTD = "replaced_token_detection"
 
 HEAD_DESCRIPTIONS = {
     "base": "an encoder",
@@ -92,7 +98,19 @@ HEAD_DESCRIPTIONS = {
     "sequence_classification": "a sequence-classification head (pooler.dense.* and classifier.*)",
     "token_classification": "a token-classification head (classifier.*, no pooler)",
     "question_answering": "a question-answering head (qa_outputs.*)",
+    RTD: "a replaced-token-detection head (mask_predictions.*)",
 }
+
+
+def discriminator_explanation(path: Any) -> str:
+    """Why a replaced-token-detection discriminator (a DeBERTa-v3 checkpoint) has no usable MLM head."""
+    return (
+        f"{path} is a replaced-token-detection discriminator (it holds mask_predictions.*, as the DeBERTa-v3 "
+        "checkpoints do): it was trained to tell replaced tokens from original ones, not to predict masked "
+        "tokens, so it has no usable masked-language-model head (transformers would fill [MASK] with meaningless "
+        "tokens). Use it as an encoder (feature-extraction) or fine-tune it for classification, NER or QA; for "
+        "fill-mask use an MLM-trained checkpoint (DeBERTa v1, deberta-v2-xlarge/xxlarge)."
+    )
 
 
 def load_model(path: Path, head: str, device: str, dtype: str) -> Any:
@@ -107,7 +125,8 @@ def load_model(path: Path, head: str, device: str, dtype: str) -> Any:
 
 
 def load_tokenizer(path: Path) -> Any:
-    """The tokenizer saved with the checkpoint: byte-level BPE (v1: vocab.json + merges.txt or tokenizer.json)."""
+    """The tokenizer saved with the checkpoint: byte-level BPE (v1: vocab.json + merges.txt or tokenizer.json) or
+    SentencePiece (v2/v3: spm.model), with its tokenizer_config.json."""
     from .. import tokenizer as tokenizers
 
     has_bpe = (path / "vocab.json").exists() and (path / "merges.txt").exists()
@@ -125,6 +144,72 @@ def load_tokenizer(path: Path) -> Any:
             "(e.g. the directory of microsoft/deberta-base, whose vocabulary every DeBERTa v1 model shares)"
         )
     return tokenizers.DebertaTokenizer.from_pretrained(path)
+
+
+# ================================================================================================================
+# Tokens back to text
+# ================================================================================================================
+
+SPACE_SYMBOL = "\u2581"  # "▁", SentencePiece's word-start mark
+_BYTE_PIECE = re.compile(r"<0x[0-9A-F]{2}>")
+
+
+def is_sentencepiece(tokenizer: Any) -> bool:
+    from ..tokenizer import DebertaV2Tokenizer
+
+    return isinstance(tokenizer, DebertaV2Tokenizer)
+
+
+def is_byte_piece(tokenizer: Any, token: str) -> bool:
+    """A SentencePiece byte-fallback piece ("<0xE1>": one UTF-8 byte of a character the vocabulary lacks). Only
+    sentencepiece writes them; the fast tokenizer, which transformers' pipelines use, writes one [UNK] instead
+    for a run of such characters (and spells out a "<0xE1>" found in the text)."""
+    return (
+        is_sentencepiece(tokenizer)
+        and tokenizer.reference == "sentencepiece"
+        and _BYTE_PIECE.fullmatch(token) is not None
+    )
+
+
+def tokens_to_string(tokenizer: Any, tokens: Sequence[str]) -> str:
+    """The text of tokens as transformers' pipelines print it (NER words).
+
+    v1: the tokenizer's own convert_tokens_to_string (byte-level BPE, the same in the slow and fast tokenizers).
+    SentencePiece: transformers' pipelines hold DebertaV2TokenizerFast, whose Metaspace decoder writes every "▁"
+    as a space except in the first token, where it drops it, and keeps everything else, trailing spaces and
+    special tokens included. sentencepiece's decoding (the slow tokenizer's, deberta_np's default) strips the
+    ends and joins special tokens differently ("Berlin▁" -> "Berlin" there, "Berlin " here). Byte pieces, which
+    only sentencepiece writes, are decoded as UTF-8.
+    """
+    if not is_sentencepiece(tokenizer):
+        return tokenizer.convert_tokens_to_string(list(tokens))
+    parts: list[str] = []
+    pending = bytearray()
+    for index, token in enumerate(tokens):
+        if is_byte_piece(tokenizer, token):
+            pending.append(int(token[3:5], 16))
+            continue
+        if pending:
+            parts.append(pending.decode("utf-8", "replace"))
+            pending.clear()
+        parts.append(token.replace(SPACE_SYMBOL, "" if index == 0 else " "))
+    if pending:
+        parts.append(pending.decode("utf-8", "replace"))
+    return "".join(parts)
+
+
+def decode(tokenizer: Any, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
+    """Text of token ids as transformers' pipelines decode them (fill-mask's token_str and sequence): the
+    tokenizer's decode for v1; for SentencePiece, the fast tokenizer's (tokens_to_string, then the clean-up of
+    tokenization spaces when the tokenizer asks for it)."""
+    if not is_sentencepiece(tokenizer):
+        return tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+    from ..tokenizer.deberta import clean_up_tokenization
+
+    text = tokens_to_string(
+        tokenizer, tokenizer.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
+    )
+    return clean_up_tokenization(text) if tokenizer.clean_up_tokenization_spaces else text
 
 
 # ================================================================================================================

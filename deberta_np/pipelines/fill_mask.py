@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import model as spec
 from ..errors import InputError
-from .base import Feature, Pipeline, check_positive_int, host, softmax
+from .base import Feature, Pipeline, check_positive_int, decode, host, softmax
 
 
 class FillMaskPipeline(Pipeline):
@@ -44,8 +44,9 @@ class FillMaskPipeline(Pipeline):
         return params
 
     def target_ids(self, targets: str | list[str]) -> np.ndarray:
-        """Vocabulary ids of the targets: the string itself if it is a vocabulary entry (byte-level, `'Ġcapital'`),
-        else the first token of its encoding (`' capital'` -> `'Ġcapital'`, with a warning, as transformers)."""
+        """Vocabulary ids of the targets: the string itself if it is a vocabulary entry (`'Ġcapital'` for v1's
+        byte-level BPE, `'▁capital'` for SentencePiece), else the first token of its encoding (`' capital'` ->
+        `'Ġcapital'` / `'▁capital'`, with a warning, as transformers)."""
         if isinstance(targets, str):
             targets = [targets]
         vocab = self.tokenizer.get_vocab()
@@ -117,9 +118,9 @@ class FillMaskPipeline(Pipeline):
                     {
                         "score": float(row[index]),
                         "token": token,
-                        "token_str": self.tokenizer.decode([token]),
+                        "token_str": decode(self.tokenizer, [token]),
                         # With several masks the special tokens stay, or the other masks would vanish.
-                        "sequence": self.tokenizer.decode(filled.tolist(), skip_special_tokens=single),
+                        "sequence": decode(self.tokenizer, filled.tolist(), skip_special_tokens=single),
                     }
                 )
             result.append(candidates)

@@ -1,10 +1,16 @@
 """token-classification (NER): a label for every token, optionally grouped into entities
 (transformers' TokenClassificationPipeline, whose grouping rules are reproduced step by step).
 
-Words. DeBERTa's byte-level BPE has no continuing-subword marker, so, like transformers for such tokenizers, a
-token counts as the continuation of a word when it does not start at a space: `is_subword = start > 0 and " "
-not in text[start - 1 : start + 1]`. Offsets are the tokenizer's, and a token that begins with a space
-(`Ġworld`) includes it: entities then start at the space (`' Berlin'`, start 39), exactly as in transformers.
+Words. Neither DeBERTa's byte-level BPE (v1) nor its SentencePiece Unigram model (v2/v3) has a continuing-subword
+marker, so, like transformers for such tokenizers, a token counts as the continuation of a word when it does not
+start at a space: `is_subword = start > 0 and " " not in text[start - 1 : start + 1]`. Offsets are the
+tokenizer's, and a token that begins with a space (`Ġworld`, `▁world`) includes it: entities then start at the
+space (`' Berlin'`, start 39), exactly as in transformers.
+
+SentencePiece. Words are decoded as transformers' pipelines decode them, with the fast tokenizer's Metaspace
+decoder (base.tokens_to_string). A character the vocabulary lacks is one [UNK] for the fast tokenizer (never a
+subword, its word the text it covers) and UTF-8 byte pieces for sentencepiece (deberta_np's default): the first
+byte piece of a run starts a word as the [UNK] would, the others continue it, so the words are the same.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import InputError
-from .base import Feature, Pipeline, check_positive_int, host, softmax
+from .base import Feature, Pipeline, check_positive_int, host, is_byte_piece, softmax, tokens_to_string
 
 STRATEGIES = ("none", "simple", "first", "average", "max")
 
@@ -22,7 +28,8 @@ STRATEGIES = ("none", "simple", "first", "average", "max")
 class TokenClassificationPipeline(Pipeline):
     """`ner(text, aggregation_strategy="none", ignore_labels=["O"], stride=None)`.
 
-    "none": one `{entity, score, index, word, start, end}` per token (word is the vocabulary string, `ĠBerlin`).
+    "none": one `{entity, score, index, word, start, end}` per token (word is the vocabulary string, `ĠBerlin` or
+    `▁Berlin`).
     "simple": adjacent tokens with the same tag (B-X then I-X...) become one `{entity_group, score, word, start,
     end}`, score their mean. "first" / "average" / "max": each word first gets one label (its first token's, the
     best of its averaged scores, or its most confident token's), then words are grouped as in "simple".
@@ -141,8 +148,10 @@ class TokenClassificationPipeline(Pipeline):
         info = feature.info
         sentence = info["sentence"]
         tokens = []
+        previous_byte = False  # the token before was a byte piece
         for index, token_scores in enumerate(scores):
             if info["special"][index]:
+                previous_byte = False
                 continue
             token_id = feature.input_ids[index]
             word = self.tokenizer.convert_ids_to_tokens(token_id)
@@ -153,6 +162,10 @@ class TokenClassificationPipeline(Pipeline):
             is_subword = start > 0 and " " not in sentence[start - 1 : start + 1]
             if token_id == self.tokenizer.unk_token_id:
                 word, is_subword = sentence[start:end], False
+            byte = is_byte_piece(self.tokenizer, word)
+            if byte:  # a run of byte pieces stands where the fast tokenizer has one [UNK] (module docstring)
+                is_subword = previous_byte
+            previous_byte = byte
             tokens.append(
                 {
                     "word": word,
@@ -196,7 +209,7 @@ class TokenClassificationPipeline(Pipeline):
         return {
             "entity": self.label(best),
             "score": scores[best],
-            "word": self.tokenizer.convert_tokens_to_string([t["word"] for t in tokens]),
+            "word": tokens_to_string(self.tokenizer, [t["word"] for t in tokens]),
             "start": tokens[0]["start"],
             "end": tokens[-1]["end"],
         }
@@ -223,7 +236,7 @@ class TokenClassificationPipeline(Pipeline):
             "score": np.mean(np.nanmean([e["score"] for e in entities])),
             # With first/average/max these "tokens" are already decoded words, decoded once more: transformers
             # does this too (so 'Zoë' at the start of a text becomes 'Zo\ufffd' there and here).
-            "word": self.tokenizer.convert_tokens_to_string([e["word"] for e in entities]),
+            "word": tokens_to_string(self.tokenizer, [e["word"] for e in entities]),
             "start": entities[0]["start"],
             "end": entities[-1]["end"],
         }
