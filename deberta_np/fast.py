@@ -1,0 +1,696 @@
+"""The fast forward pass of DeBERTa v1: `model.deberta`, computed with less work and memory.
+
+model.py is the specification and this module an optimisation of it, tested equal to it (tests/test_fast.py).
+`DebertaModel(..., fast=False)` runs model.py instead, and each trick below can be switched off alone (`Tricks`).
+What each replaces in model.py, and why the result is the same:
+
+1. Position cache (load time). pos_key = pos_proj(rel_embeddings) and pos_query = pos_q_proj(rel_embeddings) /
+   scale depend on the weights alone: model.py computes them in every layer of every call; here once, for all
+   2P rows. A length uses the view of rows P-S .. P+S-1, the rows model.py projects (linear acts row by row).
+2. Skew instead of gather. While L <= P nothing is clipped (S = L, so S + i - j lies in [1, 2S - 1]) and
+   c2p[i, j] = c2p_full[i, S + i - j] is a fixed diagonal pattern: a strided view of the [L, K] matrix, added
+   without an index array (NumPy only). Clipped lengths (L > P) and other backends take the same elements with
+   a flat `take` and precomputed flat indices, cached per length in a bounded LRU cache.
+   2b. Bands. Query i reads only the L columns S+i-L+1 .. S+i of its c2p row, half of the 2L computed. For long
+   unclipped lengths c2p is computed per band of rows, each against the columns its rows read (p2c likewise per
+   band of keys): (L + band) / 2L of the work.
+3. Blocked attention. Scores, position terms and probabilities are computed for a block of batch rows and heads
+   at a time, sized to stay in the CPU cache. The [B, n, L, L] probabilities exist only when output_attentions
+   asks for them.
+4. Feature-major activations, no layout copies. Between layers the hidden state is kept as [H, T] (T = B*L
+   tokens, one column per token): every linear is then W @ x, which BLAS runs faster than x @ W.T when T is small,
+   the rows of one head's query, key or value are contiguous, and Q, K, V and the context are strided views that
+   BLAS reads and writes in place. The caller gets [B, L, H] back.
+5. In place. Bias, scale, mask, softmax, residual and LayerNorm run in place on buffers this module allocated,
+   with model.py's operations in model.py's order. Inputs and parameters are never written.
+6. GELU without float64. model.py's erf runs in float64 over every fdlibm branch; here float32 GELU is
+   relu(x) - |x| erfc(|x| / sqrt 2) / 2, with erfc from a rational fit whose error in GELU is 4.4e-8, below
+   float32 rounding (model.py's own float32 GELU is within 4.5e-7 of the exact value, this one within 2.5e-7).
+   float64 keeps model.py's erf.
+7. Token-chunked dense part. The attention output, LayerNorms and feed-forward run on chunks of tokens, so the
+   [I, tokens] intermediate stays in cache.
+8. Worker threads (FastDeberta's `threads`, default $DEBERTA_NP_THREADS or 1): groups of sequences, or heads
+   and weight rows, per thread; with OPENBLAS_NUM_THREADS=1 they are the only parallelism. The sums of partial
+   products that the second way adds are model.py's sums in another order.
+
+Left to model.py: float16 models (model.py computes their LayerNorm and softmax in float32) and DeBERTa-v2/v3.
+Results equal model.py's up to float rounding: in float64 to about 1e-15; in float32 to a few units in the last
+place, the differences BLAS itself makes between two shapes of the same product.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from . import model
+from . import xp as shim
+from .config import DebertaConfig
+
+Array = Any
+Params = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tricks:
+    """Switches for the tricks of the fast path (all on by default); see the module docstring."""
+
+    position_cache: bool = True  # 1: project the relative embeddings once, at load
+    gather: str = "auto"  # 2: "auto" (strided skew while L <= P on NumPy, else flat take), "flat", "readable"
+    band: int = 128  # 2b: rows per band of c2p and p2c when L >= 2 * band (unclipped, NumPy); 0: no bands
+    block_bytes: int = 3 << 20  # 3: attention working set per block; 0: the whole batch at once
+    fast_gelu: bool = True  # 6: float32 GELU without float64 erf (NumPy)
+    tokens_per_chunk: int = 512  # 7: tokens per chunk of the dense part; 0: all tokens at once
+    parallel: str = "auto"  # 8: "groups" (of sequences), "shards" (of heads and weight rows), "auto"
+
+
+OFF = Tricks(
+    position_cache=False,
+    gather="readable",
+    band=0,
+    block_bytes=0,
+    fast_gelu=False,
+    tokens_per_chunk=0,
+)
+
+# ================================================================================================================
+# Backend-specific helpers: NumPy gets `out=` and strided views; other backends the plain operations.
+# ================================================================================================================
+
+
+def _is_numpy(x: Array) -> bool:
+    return shim.is_numpy(shim.namespace(x))
+
+
+def _matmul(a: Array, b: Array, out: Array | None = None) -> Array:
+    """a @ b, written into `out` when given (NumPy's matmul writes strided outputs through BLAS, no copy)."""
+    if out is None:
+        return a @ b
+    if _is_numpy(out):
+        return shim.namespace(out).matmul(a, b, out=out)
+    out[...] = a @ b
+    return out
+
+
+def _exp_(x: Array) -> Array:
+    """exp(x), in place on NumPy."""
+    xp = shim.namespace(x)
+    return xp.exp(x, out=x) if shim.is_numpy(xp) else xp.exp(x)
+
+
+def _fill_where_not_(x: Array, keep: Array, value: float) -> Array:
+    """where(keep, x, value), in place on NumPy."""
+    xp = shim.namespace(x)
+    if shim.is_numpy(xp):
+        xp.copyto(x, value, where=~keep)
+        return x
+    return xp.where(keep, x, value)
+
+
+def _contiguous(x: Array) -> Array:
+    """A C-ordered copy of a strided view (what callers of model.deberta get)."""
+    xp = shim.namespace(x)
+    return xp.ascontiguousarray(x) if hasattr(xp, "ascontiguousarray") else xp.asarray(x, copy=True)
+
+
+def _skew(r: Array, transpose: bool, start: int | None = None, length: int | None = None) -> Array:
+    """The unclipped gathers as a strided view of r [..., R, W] (each row contiguous). NumPy only.
+
+    transpose=False (c2p, R query rows):  out[..., i, j] = r[..., i, start + i - j]   -> [..., R, L]
+    transpose=True  (p2c, R key rows):    out[..., i, j] = r[..., j, start + i - j]   -> [..., L, R]
+    (model.py's gather, then transposed). Defaults: L = R and start = L, the whole [L, 2L] table.
+    With r's strides (row, col) the element r[a, start + c] sits at start*col + a*row + c*col from r[0, 0]:
+    c2p steps (row + col) per i and -col per j; p2c steps col per i and (row - col) per j.
+    """
+    *lead, rows, _ = r.shape
+    length = rows if length is None else length
+    start = length if start is None else start
+    *lead_strides, row, col = r.strides
+    shape, strides = ((length, rows), (col, row - col)) if transpose else ((rows, length), (row + col, -col))
+    return shim.namespace(r).lib.stride_tricks.as_strided(
+        r[..., 0, start:], shape=(*lead, *shape), strides=(*lead_strides, *strides), writeable=False
+    )
+
+
+_POOLS: dict[int, Any] = {}  # threads -> concurrent.futures.ThreadPoolExecutor, shared by all models
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(threads: int) -> Any:
+    with _POOLS_LOCK:
+        if threads not in _POOLS:
+            from concurrent.futures import ThreadPoolExecutor  # on first use: import deberta_np stays fast
+
+            _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="deberta_np")
+        return _POOLS[threads]
+
+
+# ================================================================================================================
+# Elementwise kernels, in place on buffers the fast path owns; x is feature-major [D, tokens]
+# ================================================================================================================
+
+
+def _column(v: Array) -> Array:
+    """A parameter vector [D] as a column [D, 1], to broadcast over the tokens of [D, tokens]."""
+    return shim.namespace(v).reshape(v, (-1, 1))
+
+
+def layer_norm_(x: Array, p: Params, eps: float) -> Array:
+    """model.layer_norm over the features of x [D, tokens], in place (model.py's operations, in its order)."""
+    xp = shim.namespace(x)
+    x -= xp.mean(x, axis=0, keepdims=True)
+    x /= xp.sqrt(xp.mean(x * x, axis=0, keepdims=True) + eps)  # x * x is (x - mean) ** 2
+    x *= _column(p["weight"])
+    x += _column(p["bias"])
+    return x
+
+
+def softmax_(x: Array) -> Array:
+    """shim.softmax over the last axis, in place (the same operations in the same order)."""
+    xp = shim.namespace(x)
+    x -= xp.max(x, axis=-1, keepdims=True)
+    x = _exp_(x)
+    x /= xp.sum(x, axis=-1, keepdims=True)
+    return x
+
+
+# erfc(a / sqrt 2) = t P(t) exp(-a^2 / 2), t = 1 / (1 + 0.235 a): P of degree 4, fitted (iteratively reweighted least
+# squares on a in [0, 12]) to minimise the largest error of GELU itself, 0.5 a erfc(a / sqrt 2): 4.4e-8.
+# The coefficients are P's from t^0 upwards, already halved (the 0.5 of GELU).
+_ERFC_T = 0.235
+_HALF_ERFC_P = (
+    0.11677380232319749,
+    -0.06969874618741782,
+    0.5489482545342841,
+    -0.5536125370023046,
+    0.4575906859713056,
+)
+_GELU_ELEMENTS = 1 << 16  # elements per piece: the piece and its two scratch arrays stay in the L2 cache
+
+
+def gelu_(x: Array, bias: Array | None = None) -> Array:
+    """Exact GELU x Phi(x) of x + bias, in place, for a float32 NumPy x [R, C] and bias [R] (or None).
+
+    Computed as relu(x) - 0.5 |x| erfc(|x| / sqrt 2), which equals model.gelu:
+    for x >= 0, x Phi(x) = x - x (1 - Phi(x)) = x - 0.5 x erfc(x / sqrt 2); for x < 0,
+    x Phi(x) = -0.5 |x| erfc(|x| / sqrt 2). No cancellation, so float32 suffices. |x| is clamped at 12, where
+    0.5 |x| erfc(|x| / sqrt 2) < 1e-32 is far below float32 resolution (and exp never produces denormals).
+    The bias add and the 21 passes run block by block, each block in the L2 cache.
+    """
+    np = shim.namespace(x)
+    x2 = np.reshape(x, (x.shape[0], -1))  # x is contiguous: a view
+    rows = max(1, _GELU_ELEMENTS // x2.shape[1])
+    a_buf, t_buf, tail_buf = (np.empty(rows * x2.shape[1], x.dtype) for _ in range(3))
+    for start in range(0, x2.shape[0], rows):
+        block = x2[start : start + rows]
+        if bias is not None:
+            block += np.reshape(bias[start : start + rows], (-1, 1))
+        v = np.reshape(block, (-1,))
+        a, t, tail = a_buf[: v.shape[0]], t_buf[: v.shape[0]], tail_buf[: v.shape[0]]
+        np.minimum(np.abs(v, out=a), 12.0, out=a)
+        np.multiply(a, _ERFC_T, out=t)
+        t += 1.0
+        np.divide(1.0, t, out=t)  # t = 1 / (1 + 0.235 a)
+        np.multiply(t, _HALF_ERFC_P[-1], out=tail)  # Horner's rule for t P(t) / 2
+        for c in reversed(_HALF_ERFC_P[:-1]):
+            tail += c
+            tail *= t
+        tail *= a
+        np.multiply(a, a, out=a)
+        a *= -0.5
+        tail *= np.exp(a, out=a)  # 0.5 |x| erfc(|x| / sqrt 2)
+        np.maximum(v, 0.0, out=v)
+        v -= tail
+    return x
+
+
+# ================================================================================================================
+# The encoder
+# ================================================================================================================
+
+
+def supports(config: DebertaConfig, dtype: str) -> bool:
+    """Whether the fast path computes this model (DeBERTa v1 in "float32" or "float64") or leaves it to model.py."""
+    return config.model_type == "deberta" and dtype in ("float32", "float64")
+
+
+@dataclass
+class _Run:
+    """What the worker threads of one forward share."""
+
+    batch: int
+    length: int
+    mask: Array | None  # [B, 1, L, L] pair mask; None: every pair attends
+    hidden: list[Array]  # per layer (embeddings first), [B, L, H], if asked
+    attentions: list[Array]  # per layer, [B, n, L, L], if asked
+    last: Array  # [B, L, H]
+
+
+@dataclass
+class _Shards:
+    """Tensor parallelism: shard i of `count` owns heads[i], ffn_rows[i] and tokens[i] (token columns)."""
+
+    count: int
+    barrier: threading.Barrier | None
+    heads: list[slice]
+    ffn_rows: list[slice]
+    tokens: list[slice]
+    hidden: list[Array]  # two [H, T] buffers, this layer's input and output in turn
+    residual: Array  # [H, T]: the attention block's output, input of the feed-forward
+    partial: list[Array]  # per shard, [H, T]: its part of a product whose sum the shards need
+
+    def meet(self) -> None:
+        """Wait until every shard has finished the step before."""
+        if self.barrier is not None:
+            self.barrier.wait()
+
+    def total(self, shard: int) -> Array:
+        """The sum of all shards' partial products, at this shard's tokens -> [H, t] (a new array)."""
+        tokens = self.tokens[shard]
+        total = self.partial[0][:, tokens] + self.partial[1][:, tokens]
+        for part in self.partial[2:]:
+            total += part[:, tokens]
+        return total
+
+
+class FastDeberta:
+    """The DeBERTa v1 encoder with load-time caches: `FastDeberta(p, config)(ids, mask, ...)` == model.deberta.
+
+    p is the `deberta.*` parameter subtree (model.py's layout), never modified. The caches hold the projected
+    relative embeddings (2 x 2P x H per layer) and, per length, the flat gather indices (`max_lengths` lengths).
+
+    threads (trick 8): worker threads sharing a forward. A batch of at least `threads` sequences is cut into
+    groups of sequences, one per thread, which never wait for each other. Fewer sequences are cut by heads and
+    weight rows instead (tensor parallelism): each thread projects and attends with its heads, multiplies by its
+    rows of the feed-forward, and the threads add up their partial products, meeting 4 times per layer. Pair
+    threads > 1 with a single-threaded BLAS (OPENBLAS_NUM_THREADS=1): the threads are the parallelism.
+    Default: $DEBERTA_NP_THREADS, else 1.
+    """
+
+    def __init__(
+        self,
+        p: Params,
+        config: DebertaConfig,
+        tricks: Tricks | None = None,
+        max_lengths: int = 16,
+        threads: int | None = None,
+    ) -> None:
+        self.p, self.config = p, config
+        self.tricks = tricks or Tricks()
+        self.dtype = p["embeddings"]["word_embeddings"]["weight"].dtype
+        self.xp = shim.namespace(p["embeddings"]["word_embeddings"]["weight"])
+        name = next((n for n in ("float32", "float64") if self.dtype == getattr(self.xp, n)), str(self.dtype))
+        self.enabled = supports(config, name)
+        self.scale = model.attention_scale(config)
+        self.max_lengths = max_lengths
+        self.threads = max(1, threads or int(os.environ.get("DEBERTA_NP_THREADS", "1")))
+        self._lock = threading.Lock()  # for the index cache, if several threads call one model
+        self._indices: OrderedDict[int, tuple[Array, Array]] = OrderedDict()
+        # Trick 1: per layer (pos_key [n, 2P, d] or None, pos_query [n, 2P, d] or None), computed once.
+        self.positions: list[tuple[Array | None, Array | None]] = []
+        if self.enabled and config.relative_attention and self.tricks.position_cache:
+            rel = p["encoder"]["rel_embeddings"]["weight"]  # [2P, H]
+            layers = p["encoder"]["layer"]
+            self.positions = [(None, None)] * len(layers)
+
+            def project(index: int) -> None:
+                self.positions[index] = self._project(rel, layers[index]["attention"]["self"])
+
+            self._map(project, len(layers))  # the threads share the load-time work too
+
+    def _project(self, table: Array, p: Params) -> tuple[Array | None, Array | None]:
+        """model.disentangled_bias's pos_key and pos_query for the rows of `table` [K, H] -> [n, K, d] each."""
+        n = self.config.num_attention_heads
+        pos_att = self.config.pos_att_type
+        key = model.split_heads(model.linear(table, p["pos_proj"]), n) if "c2p" in pos_att else None
+        query = None
+        if "p2c" in pos_att:
+            query = model.split_heads(model.linear(table, p["pos_q_proj"]), n) / self.scale
+        return key, query
+
+    def _map(self, task: Callable[[int], None], count: int) -> None:
+        """task(0), ..., task(count - 1) on the worker threads (each writes its own part of shared outputs)."""
+        if self.threads == 1 or count == 1:
+            for item in range(count):
+                task(item)
+            return
+        futures = [_pool(self.threads).submit(task, item) for item in range(count)]
+        errors = [e for e in (f.exception() for f in futures) if e is not None]  # waits for all
+        if errors:  # the first that is not a shard stopped by another shard's failure
+            raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+
+    @staticmethod
+    def _split(size: int, parts: int) -> list[slice]:
+        """range(size) cut into `parts` near-equal slices, in order (some empty if size < parts)."""
+        bounds = [size * i // parts for i in range(parts + 1)]
+        return [slice(a, b) for a, b in pairwise(bounds)]
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def __call__(
+        self,
+        input_ids: Array,
+        attention_mask: Array,
+        token_type_ids: Array,
+        position_ids: Array,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> tuple[Array, list[Array], list[Array]]:
+        """model.deberta's signature and results: (last hidden state [B, L, H], hidden states, attentions)."""
+        c, xp = self.config, self.xp
+        if not self.enabled:
+            return model.deberta(
+                input_ids,
+                attention_mask,
+                token_type_ids,
+                position_ids,
+                self.p,
+                c,
+                output_hidden_states,
+                output_attentions,
+            )
+        batch, length = input_ids.shape
+        hidden, n, layers = c.hidden_size, c.num_attention_heads, c.num_hidden_layers
+
+        def empty(*shape: int) -> Array:
+            return xp.empty(shape, dtype=self.dtype)
+
+        padded = not bool(xp.all(attention_mask != 0))
+        run = _Run(
+            batch,
+            length,
+            model.pair_mask(attention_mask) if padded else None,
+            [empty(batch, length, hidden) for _ in range(layers + 1)] if output_hidden_states else [],
+            [empty(batch, n, length, length) for _ in range(layers)] if output_attentions else [],
+            empty(batch, length, hidden),
+        )
+        inputs = (input_ids, token_type_ids, position_ids, attention_mask)
+        tokens = batch * length
+        count = 1 if c.talking_head else min(self.threads, n, tokens, c.intermediate_size)  # shards possible
+        groups_fit = batch >= 4 * self.threads or batch % self.threads == 0
+        if count == 1 or self.tricks.parallel == "groups" or (self.tricks.parallel == "auto" and groups_fit):
+            # one group of sequences per thread (a single group if there are fewer sequences than threads)
+            groups = [g for g in self._split(batch, self.threads) if g.stop > g.start]
+            self._map(lambda g: self._encode_group(run, inputs, groups[g]), len(groups))
+        else:  # few sequences: the threads share every layer (tensor parallelism)
+            h = self._embeddings(*inputs)  # [H, T]
+            shards = _Shards(
+                count,
+                threading.Barrier(count) if count > 1 else None,
+                self._split(n, count),
+                self._split(c.intermediate_size, count),
+                self._split(tokens, count),
+                [h, empty(hidden, tokens)],
+                empty(hidden, tokens),
+                [empty(hidden, tokens) for _ in range(count)],
+            )
+            self._map(lambda shard: self._encode_shard(run, shards, shard), count)
+        return run.last, run.hidden, run.attentions
+
+    def _publish(
+        self, run: _Run, target: list[Array], index: int, h: Array, rows: slice, tokens: slice
+    ) -> None:
+        """Copy the token columns `tokens` of h [H, T] (the sequences `rows`) into target[index] [B, L, H]."""
+        if target:
+            view = self.xp.reshape(target[index][rows, ...], (-1, self.config.hidden_size))  # [T, H]
+            view[tokens, :] = self.xp.matrix_transpose(h[:, tokens])
+
+    def _encode_group(self, run: _Run, inputs: tuple[Array, ...], rows: slice) -> None:
+        """The whole encoder for the sequences `rows`, in one thread."""
+        every = slice(None)
+        h = self._embeddings(*(x[rows, :] if x.shape[0] > 1 else x for x in inputs))  # [H, T]
+        self._publish(run, run.hidden, 0, h, rows, every)
+        heads = slice(0, self.config.num_attention_heads)
+        for index in range(self.config.num_hidden_layers):
+            qkv = _matmul(self._layer(index)["attention"]["self"]["in_proj"]["weight"], h)  # [3H, T]
+            h = self._dense(self._attention(qkv, run, rows, heads, index), h, index)
+            self._publish(run, run.hidden, index + 1, h, rows, every)
+        self._publish(run, [run.last], 0, h, rows, every)
+
+    def _encode_shard(self, run: _Run, shards: _Shards, shard: int) -> None:
+        """The whole encoder for all sequences, as shard `shard` (see _Shards)."""
+        c = self.config
+        d = c.head_dim
+        every, tokens = slice(0, run.batch), shards.tokens[shard]
+        heads, ffn_rows = shards.heads[shard], shards.ffn_rows[shard]
+        try:
+            self._publish(run, run.hidden, 0, shards.hidden[0], every, tokens)
+            for index in range(c.num_hidden_layers):
+                p = self._layer(index)
+                h, out = shards.hidden[index % 2], shards.hidden[(index + 1) % 2]
+                # attention with this shard's heads: their rows of in_proj, their columns of the output dense
+                in_proj = p["attention"]["self"]["in_proj"]["weight"][
+                    3 * d * heads.start : 3 * d * heads.stop, :
+                ]
+                context = self._attention(_matmul(in_proj, h), run, every, heads, index)  # [d * heads, T]
+                attention_out = p["attention"]["output"]
+                dense = attention_out["dense"]["weight"][:, d * heads.start : d * heads.stop]
+                _matmul(dense, context, out=shards.partial[shard])  # [H, T]
+                shards.meet()
+                a = shards.total(shard)  # this shard's tokens of W_o @ context
+                a += _column(attention_out["dense"]["bias"])
+                a += h[:, tokens]
+                shards.residual[:, tokens] = layer_norm_(a, attention_out["LayerNorm"], c.layer_norm_eps)
+                shards.meet()
+                # the feed-forward with this shard's rows of the intermediate layer
+                intermediate = p["intermediate"]["dense"]
+                f = _matmul(intermediate["weight"][ffn_rows, :], shards.residual)  # [I / shards, T]
+                f = self._activate(f, intermediate["bias"][ffn_rows])
+                _matmul(p["output"]["dense"]["weight"][:, ffn_rows], f, out=shards.partial[shard])
+                shards.meet()
+                o = shards.total(shard)
+                o += _column(p["output"]["dense"]["bias"])
+                o += shards.residual[:, tokens]
+                out[:, tokens] = layer_norm_(o, p["output"]["LayerNorm"], c.layer_norm_eps)
+                shards.meet()
+                self._publish(run, run.hidden, index + 1, out, every, tokens)
+            self._publish(run, [run.last], 0, shards.hidden[c.num_hidden_layers % 2], every, tokens)
+        except BaseException:
+            if shards.barrier is not None:
+                shards.barrier.abort()  # the other shards stop waiting for this one
+            raise
+
+    def _layer(self, index: int) -> Params:
+        return self.p["encoder"]["layer"][index]
+
+    def _embeddings(self, ids: Array, types: Array, positions: Array, attention_mask: Array) -> Array:
+        """model.embeddings -> [H, T], with its LayerNorm and mask in place."""
+        xp, p, c = self.xp, self.p["embeddings"], self.config
+        x = shim.take_rows(p["word_embeddings"]["weight"], ids)  # [B, L, E], a new array
+        if c.position_biased_input:
+            x += shim.take_rows(p["position_embeddings"]["weight"], positions)
+        if c.type_vocab_size > 0:
+            x += shim.take_rows(p["token_type_embeddings"]["weight"], types)
+        if c.embedding_size != c.hidden_size:
+            x = model.linear(x, p["embed_proj"])  # [B, L, H]
+        x = _contiguous(xp.matrix_transpose(xp.reshape(x, (-1, c.hidden_size))))  # [H, T]
+        x = layer_norm_(x, p["LayerNorm"], c.layer_norm_eps)
+        if not bool(xp.all(attention_mask != 0)):  # multiplying by a mask of ones changes nothing
+            x *= xp.reshape(xp.astype(attention_mask, x.dtype), (1, -1))
+        return x
+
+    # ------------------------------------------------------------------------------------------------------------
+    # The dense part of a layer (attention output, feed-forward), token chunk by token chunk
+    # ------------------------------------------------------------------------------------------------------------
+
+    def _dense(self, context: Array, h: Array, index: int) -> Array:
+        """model.layer after the attention, for context and h [H, T] -> a new [H, T]."""
+        p, eps = self._layer(index), self.config.layer_norm_eps
+        attention_out = p["attention"]["output"]
+        tokens = h.shape[1]
+        chunk = self.tricks.tokens_per_chunk or tokens
+        out = self.xp.empty_like(h)
+        for start in range(0, tokens, chunk):  # trick 7: tokens are independent outside attention
+            part = slice(start, min(start + chunk, tokens))
+            a = _matmul(attention_out["dense"]["weight"], context[:, part])  # [H, m]
+            a += _column(attention_out["dense"]["bias"])
+            a += h[:, part]
+            a = layer_norm_(a, attention_out["LayerNorm"], eps)
+            f = self._activate(
+                _matmul(p["intermediate"]["dense"]["weight"], a), p["intermediate"]["dense"]["bias"]
+            )
+            o = _matmul(p["output"]["dense"]["weight"], f, out=out[:, part])  # [H, m]
+            o += _column(p["output"]["dense"]["bias"])
+            o += a
+            layer_norm_(o, p["output"]["LayerNorm"], eps)
+        return out
+
+    def _activate(self, f: Array, bias: Array) -> Array:
+        """hidden_act(f + bias) for the intermediate layer's output f [I, m] (f is ours: written in place)."""
+        name, xp = self.config.hidden_act, self.xp
+        exact_gelu = name in ("gelu", "gelu_python")
+        if exact_gelu and self.tricks.fast_gelu and shim.is_numpy(xp) and self.dtype == xp.float32:
+            return gelu_(f, bias)  # trick 6
+        f += _column(bias)
+        return model.ACTIVATIONS[name](f)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Attention
+    # ------------------------------------------------------------------------------------------------------------
+
+    def _attention(self, qkv: Array, run: _Run, rows: slice, heads: slice, index: int) -> Array:
+        """model.disentangled_self_attention for the sequences `rows` and the heads `heads`.
+
+        qkv [3 d h, T]: those heads' rows of the in_proj output -> their context [d h, T] (probabilities into
+        run.attentions)."""
+        xp, c = self.xp, self.config
+        p = self._layer(index)["attention"]["self"]
+        d, length = c.head_dim, run.length
+        m, tokens = heads.stop - heads.start, qkv.shape[1]
+        # in_proj's rows are interleaved per head (q, k, v of head 0, then of head 1...): [m, 3, d, T] views.
+        qkv = xp.reshape(qkv, (m, 3, d, tokens))
+        q, k, v = qkv[:, 0, :, :], qkv[:, 1, :, :], qkv[:, 2, :, :]  # [m, d, T] each
+        q += xp.reshape(p["q_bias"], (-1, d, 1))[heads, ...]
+        q /= self.scale
+        v += xp.reshape(p["v_bias"], (-1, d, 1))[heads, ...]
+        pos_key, pos_query = self._position_terms(index, length)
+        context = xp.empty((m, d, tokens // length, length), dtype=qkv.dtype)
+        probs_all = run.attentions[index][rows, heads, ...] if run.attentions else None  # [b, m, L, L]
+        mask = None if run.mask is None else run.mask[rows, ...]
+        flat = self._flat_indices(length) if self._gather_mode(length) == "flat" else None
+
+        def per_sequence(x: Array) -> Array:  # [h, d, b*L] -> [b, h, d, L]
+            return xp.permute_dims(xp.reshape(x, (x.shape[0], d, -1, length)), (2, 0, 1, 3))
+
+        for block_rows, block_heads in self._blocks(tokens // length, length, m):
+            t = slice(block_rows.start * length, block_rows.stop * length)
+            q_b, k_b, v_b = q[block_heads, :, t], k[block_heads, :, t], v[block_heads, :, t]  # [h, d, b*L]
+            scores = _matmul(xp.matrix_transpose(per_sequence(q_b)), per_sequence(k_b))  # [b, h, L, L]: c2c
+            absolute = slice(heads.start + block_heads.start, heads.start + block_heads.stop)
+            if pos_key is not None:  # c2p
+                self._add_relative(scores, q_b, pos_key[absolute, ...], length, flat, transpose=False)
+            if pos_query is not None:  # p2c
+                self._add_relative(scores, k_b, pos_query[absolute, ...], length, flat, transpose=True)
+            if c.talking_head:  # blocks then hold every head
+                scores = model.talking_heads(scores, p["head_logits_proj"])
+            block_mask = None if mask is None else mask[block_rows, ...]
+            if block_mask is not None:
+                scores = _fill_where_not_(scores, block_mask, shim.finfo_min(xp, scores.dtype))
+            probs = softmax_(scores)
+            if block_mask is not None and c.zero_fully_masked_rows:
+                probs = _fill_where_not_(probs, block_mask, 0.0)
+            if c.talking_head:
+                probs = model.talking_heads(probs, p["head_weights_proj"])
+            # context^T = v^T @ probs^T, written straight into the [h, d, b, L] = [d h, T] context
+            out = xp.permute_dims(context[block_heads, :, block_rows, :], (2, 0, 1, 3))  # [b, h, d, L]
+            _matmul(per_sequence(v_b), xp.matrix_transpose(probs), out=out)
+            if probs_all is not None:
+                probs_all[block_rows, block_heads, ...] = probs
+        return xp.reshape(context, (m * d, tokens))
+
+    def _blocks(self, batch: int, length: int, heads: int) -> list[tuple[slice, slice]]:
+        """(batch rows, heads) blocks whose scores and one position term fit in tricks.block_bytes (trick 3).
+
+        Rows before heads: the block's c2p and p2c are one product per head over all its rows' tokens, which
+        BLAS runs faster the more tokens it has."""
+        c = self.config
+        span = min(length, c.max_relative)
+        per_head = length * (length + 2 * span) * self.xp.finfo(self.dtype).bits // 8  # scores + one term
+        budget = self.tricks.block_bytes or batch * heads * per_head
+        if c.talking_head:  # heads are mixed: every block holds them all
+            rows, width = max(1, min(batch, budget // (per_head * heads))), heads
+        else:
+            rows = max(1, min(batch, budget // per_head))
+            width = max(1, min(heads, budget // (per_head * rows))) if rows == batch else 1
+        return [
+            (slice(b, min(b + rows, batch)), slice(h, min(h + width, heads)))
+            for b in range(0, batch, rows)
+            for h in range(0, heads, width)
+        ]
+
+    def _position_terms(self, index: int, length: int) -> tuple[Array | None, Array | None]:
+        """pos_key and pos_query [n, K, d] for this length (rows P-S .. P+S-1 of the relative table)."""
+        c = self.config
+        if not c.relative_attention:
+            return None, None
+        span = min(length, c.max_relative)
+        window = slice(c.max_relative - span, c.max_relative + span)
+        if self.positions:  # trick 1
+            key, query = self.positions[index]
+            return (None if key is None else key[:, window, :]), (
+                None if query is None else query[:, window, :]
+            )
+        table = self.p["encoder"]["rel_embeddings"]["weight"][window, :]
+        return self._project(table, self._layer(index)["attention"]["self"])
+
+    def _gather_mode(self, length: int) -> str:
+        """ "strided" (trick 2: NumPy, nothing clipped), "flat" (cached flat indices) or "readable"."""
+        if self.tricks.gather == "readable":
+            return "readable"
+        if self.tricks.gather == "auto" and length <= self.config.max_relative and shim.is_numpy(self.xp):
+            return "strided"
+        return "flat"
+
+    def _add_relative(
+        self, scores: Array, x: Array, table: Array, length: int, flat: Any, transpose: bool
+    ) -> None:
+        """scores [b, h, L, L] += c2p (x: queries, table: pos_key) or += p2c^T (x: keys, table: pos_query).
+
+        x [h, d, b*L] and table [h, K, d]: the block's heads. One product per head for all the block's tokens;
+        or, unclipped and long (trick 2b), one per band of rows: the rows a..b-1 of c2p only read the columns
+        a+1 .. b+L-1 of the table (those of p2c, L-b+1 .. 2L-1-a), so each band multiplies only those:
+        (L + band) / 2L of the work."""
+        xp, band = self.xp, self.tricks.band
+        if not (band and self._gather_mode(length) == "strided" and length >= 2 * band):
+            r = _matmul(xp.matrix_transpose(x), xp.matrix_transpose(table))  # [h, b*L, K]
+            scores += self._gather(r, length, flat, transpose)
+            return
+        heads, d = x.shape[0], x.shape[1]
+        rows = xp.permute_dims(xp.reshape(x, (heads, d, -1, length)), (2, 0, 3, 1))  # [b, h, L, d]
+        for start in range(0, length, band):
+            stop = min(start + band, length)
+            first = length - stop + 1 if transpose else start + 1  # the band's first column of the table
+            columns = table[:, first : first + length + stop - start - 1, :]  # [h, L + band - 1, d]
+            r = _matmul(rows[:, :, start:stop, :], xp.matrix_transpose(columns))  # [b, h, band, L + band - 1]
+            if transpose:
+                scores[..., start:stop] += _skew(r, True, start=stop - start - 1, length=length)
+            else:
+                scores[:, :, start:stop, :] += _skew(r, False, start=length - 1, length=length)
+
+    def _gather(self, r: Array, length: int, flat: tuple[Array, Array] | None, transpose: bool) -> Array:
+        """c2p [b, h, L, L] (or the transposed p2c) from r [h, b*L, K]: r[i, S + clip(i - j)] (or r[j, ...])."""
+        xp, c = self.xp, self.config
+        span = min(length, c.max_relative)
+        heads, width = r.shape[0], r.shape[-1]
+        r = xp.reshape(r, (heads, -1, length, width))  # [h, b, L, K]
+        mode = self._gather_mode(length)
+        if mode == "flat":
+            taken = xp.take(
+                xp.reshape(r, (heads, -1, length * width)), flat[transpose], axis=-1
+            )  # [h, b, L*L]
+            term = xp.reshape(taken, (heads, -1, length, length))
+        elif mode == "readable":
+            rel = model.relative_positions(length, xp)
+            if transpose:
+                term = xp.matrix_transpose(shim.take_along_last(r, xp.clip(-rel + span, 0, 2 * span - 1)))
+            else:
+                term = shim.take_along_last(r, xp.clip(rel + span, 0, 2 * span - 1))
+        else:
+            term = _skew(r, transpose)
+        return xp.permute_dims(term, (1, 0, 2, 3))  # [b, h, L, L]
+
+    def _flat_indices(self, length: int) -> tuple[Array, Array]:
+        """Flat positions in [L, K] of the c2p and transposed p2c gathers, [L*L] each, LRU-cached per length.
+
+        Filled by the calling thread before the workers start; the lock is for callers in several threads."""
+        with self._lock:
+            if length in self._indices:
+                self._indices.move_to_end(length)
+                return self._indices[length]
+            xp = self.xp
+            span = min(length, self.config.max_relative)
+            width = 2 * span  # K
+            rel = model.relative_positions(length, xp)  # [L, L]: i - j
+            index = xp.clip(rel + span, 0, width - 1)  # [L, L]: c2p index of (i, j), = p2c index of (j, i)
+            rows = xp.arange(length, dtype=xp.int64)
+            c2p = xp.reshape(rows[:, None] * width + index, (-1,))  # r[i, index[i, j]]
+            p2c = xp.reshape(rows[None, :] * width + index, (-1,))  # r[j, index[i, j]]
+            self._indices[length] = (c2p, p2c)
+            while len(self._indices) > self.max_lengths:
+                self._indices.popitem(last=False)  # the least recently used length
+            return c2p, p2c

@@ -1,0 +1,394 @@
+"""The fast path (deberta_np/fast.py) equals the readable one (model.py), trick by trick.
+
+Tolerances: float64 results agree to 1e-12 (the algorithms are the same); float32 results to 1e-6 of the tensor's
+own scale (max |fast - readable| <= 1e-6 * max(1, max |readable|)): two float32 computations of the same sum in a
+different order differ by a few units in the last place, and transformers and model.py differ by as much.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conformance.check import GOLDEN
+from deberta_np import DebertaConfig, DebertaModel, fast, model
+from deberta_np.batching import bucket_by_length, restore_order, run_bucketed
+from deberta_np.checkpoint import PREFIX, nest
+from deberta_np.modeling import MODEL_CLASSES, DebertaV2Model
+from deberta_np.safetensors_io import read_safetensors
+
+V1_CASES = sorted(
+    p.name
+    for p in GOLDEN.iterdir()
+    if (p / "golden.safetensors").exists() and '"deberta-v2"' not in (p / "config.json").read_text()
+)
+V2_CASES = sorted(
+    p.name for p in GOLDEN.iterdir() if (p / "golden.safetensors").exists() and p.name not in V1_CASES
+)
+BUCKET_MODEL = DebertaModel.from_pretrained(GOLDEN / "gelu-both-long", dtype="float64")
+
+VARIANTS = {
+    "default": (fast.Tricks(), 1),
+    "all tricks off": (fast.OFF, 1),
+    "flat gathers, small blocks and chunks, 2 threads": (
+        fast.Tricks(gather="flat", block_bytes=1, tokens_per_chunk=5),
+        2,
+    ),
+    "readable gathers, 3 threads": (fast.Tricks(gather="readable"), 3),
+    "no position cache, 2 threads": (fast.Tricks(position_cache=False), 2),
+    "bands of 4 relative rows": (fast.Tricks(band=4), 1),
+    "bands of 3 rows, sequences shared by 2 threads": (fast.Tricks(band=3, parallel="shards"), 2),
+    "3 threads, one group of sequences each": (fast.Tricks(parallel="groups"), 3),
+}
+
+
+def assert_close(ours: np.ndarray, reference: np.ndarray, what: str) -> None:
+    assert ours.shape == reference.shape and ours.dtype == reference.dtype, what
+    difference = float(np.abs(ours.astype(np.float64) - reference.astype(np.float64)).max(initial=0.0))
+    if reference.dtype == np.float64:
+        assert difference <= 1e-12, f"{what}: {difference:.2e}"
+    else:
+        scale = max(1.0, float(np.abs(reference).max(initial=0.0)))
+        assert difference <= 1e-6 * scale, f"{what}: {difference:.2e} (scale {scale:.1f})"
+
+
+def assert_same_encoding(ours: tuple, reference: tuple) -> None:
+    h, hidden, attentions = ours
+    assert_close(h, reference[0], "last hidden state")
+    assert len(hidden) == len(reference[1]) and len(attentions) == len(reference[2])
+    for i, (a, b) in enumerate(zip(hidden, reference[1])):
+        assert_close(a, b, f"hidden state {i}")
+    for i, (a, b) in enumerate(zip(attentions, reference[2])):
+        assert_close(a, b, f"attentions {i} (every head)")
+
+
+def golden_inputs(case: str) -> tuple[dict[str, np.ndarray], str]:
+    golden, metadata = read_safetensors(GOLDEN / case / "golden.safetensors")
+    return {k.split(".", 1)[1]: v for k, v in golden.items() if k.startswith("inputs.")}, metadata["head"]
+
+
+# ================================================================================================================
+# Every golden model, every trick switched off in turn, both padded-row modes
+# ================================================================================================================
+
+
+def test_the_golden_cases_are_found() -> None:
+    assert len(V1_CASES) >= 10
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", V1_CASES)
+def test_golden_models(case: str, dtype: str) -> None:
+    inputs, head = golden_inputs(case)
+    for zero_rows in (False, True):
+        readable = MODEL_CLASSES[head].from_pretrained(
+            GOLDEN / case, dtype=dtype, fast=False, zero_fully_masked_rows=zero_rows
+        )
+        args = readable.prepare_inputs(
+            inputs["input_ids"],
+            inputs.get("attention_mask"),
+            inputs.get("token_type_ids"),
+            inputs.get("position_ids"),
+        )
+        p, config = readable.params[PREFIX[:-1]], readable.config
+        reference = model.deberta(*args, p, config, True, True)
+        for name, (tricks, threads) in VARIANTS.items():
+            encoder = fast.FastDeberta(p, config, tricks, threads=threads)
+            assert encoder.enabled, name
+            assert_same_encoding(encoder(*args, True, True), reference)
+
+
+@pytest.mark.parametrize("case", V1_CASES)
+def test_public_classes_dispatch(case: str) -> None:
+    """fast=True (the default) and fast=False give the same outputs through the public classes, every head."""
+    inputs, head = golden_inputs(case)
+    outputs = [
+        MODEL_CLASSES[head].from_pretrained(GOLDEN / case, fast=flag)(
+            **inputs, output_hidden_states=True, output_attentions=True
+        )
+        for flag in (True, False)
+    ]
+    assert outputs[0].keys() == outputs[1].keys()
+    for key in outputs[0].keys():
+        for a, b in zip(np.atleast_1d(outputs[0][key]), np.atleast_1d(outputs[1][key])):
+            assert_close(np.asarray(a), np.asarray(b), key)
+    assert all(x.flags.c_contiguous for x in outputs[0].hidden_states)
+
+
+# ================================================================================================================
+# Hypothesis: random tiny configs, padded batches, lengths above max_relative_positions, every variant
+# ================================================================================================================
+
+
+def random_params(config: DebertaConfig, seed: int, dtype: type) -> dict:
+    """Random encoder parameters in model.py's nested layout (LayerNorm weights near 1)."""
+    rng = np.random.default_rng(seed)
+    flat = {}
+    for name, shape in model.encoder_parameter_shapes(config).items():
+        value = rng.normal(0.0, 0.3, size=shape)
+        if "LayerNorm.weight" in name:
+            value = 1.0 + 0.1 * value
+        flat[name] = value.astype(dtype)
+    return nest(flat)
+
+
+@st.composite
+def encoders(draw: st.DrawFn) -> tuple[DebertaConfig, dict]:
+    heads = draw(st.sampled_from([1, 2, 3, 4]))
+    config = DebertaConfig(
+        vocab_size=40,
+        hidden_size=heads * draw(st.sampled_from([2, 4, 8])),
+        num_hidden_layers=draw(st.integers(1, 2)),
+        num_attention_heads=heads,
+        intermediate_size=draw(st.integers(3, 20)),
+        hidden_act=draw(st.sampled_from(["gelu", "gelu", "tanh", "gelu_new"])),
+        max_position_embeddings=40,
+        relative_attention=draw(st.sampled_from([True, True, False])),
+        max_relative_positions=draw(st.sampled_from([-1, 2, 5, 9])),
+        pos_att_type=draw(st.sampled_from(["c2p|p2c", "c2p", "p2c", "none"])),
+        position_biased_input=draw(st.booleans()),
+        type_vocab_size=draw(st.sampled_from([0, 2])),
+        talking_head=draw(st.booleans()),
+        zero_fully_masked_rows=draw(st.booleans()),
+    )
+    return config, {"seed": draw(st.integers(0, 2**16))}
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    batch, length = draw(st.integers(1, 4)), draw(st.integers(1, 22))
+    ids = np.array(draw(st.lists(st.integers(0, 39), min_size=batch * length, max_size=batch * length)))
+    lengths = draw(st.lists(st.integers(0, length), min_size=batch, max_size=batch))
+    mask = (np.arange(length)[None, :] < np.array(lengths)[:, None]).astype(np.int64)  # right padding
+    if draw(st.booleans()):  # and holes anywhere (a masked first token, as in transformers' tests)
+        holes = draw(st.lists(st.booleans(), min_size=batch * length, max_size=batch * length))
+        mask = mask * (1 - np.array(holes, dtype=np.int64).reshape(batch, length) * draw(st.integers(0, 1)))
+    types = np.array(draw(st.lists(st.integers(0, 1), min_size=batch * length, max_size=batch * length)))
+    positions = np.arange(length, dtype=np.int64)[None, :] + draw(st.integers(0, 5))
+    shape = (batch, length)
+    return ids.reshape(shape).astype(np.int64), mask, types.reshape(shape).astype(np.int64), positions
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    drawn=encoders(),
+    inputs=batches(),
+    variant=st.sampled_from(sorted(VARIANTS)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_hypothesis_inputs(drawn: tuple, inputs: tuple, variant: str, dtype: type) -> None:
+    config, extra = drawn
+    p = random_params(config, extra["seed"], dtype)
+    ids, mask, types, positions = inputs
+    reference = model.deberta(ids, mask, types, positions, p, config, True, True)
+    tricks, threads = VARIANTS[variant]
+    encoder = fast.FastDeberta(p, config, tricks, threads=threads)
+    before = ids.copy(), mask.copy(), types.copy(), positions.copy()
+    assert_same_encoding(encoder(ids, mask, types, positions, True, True), reference)
+    for original, now in zip(before, (ids, mask, types, positions)):
+        assert np.array_equal(original, now)  # inputs are never written
+
+
+def test_parameters_are_never_written() -> None:
+    config = DebertaConfig(
+        vocab_size=40,
+        hidden_size=8,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=12,
+        relative_attention=True,
+        max_relative_positions=3,
+        pos_att_type="c2p|p2c",
+        max_position_embeddings=40,
+    )
+    p = random_params(config, 0, np.float32)
+    leaves: list[np.ndarray] = []
+    stack: list = [p]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        else:
+            node.flags.writeable = False  # a write raises
+            leaves.append(node)
+    ids = np.arange(14, dtype=np.int64).reshape(2, 7) % 40
+    mask = np.array([[1] * 7, [1] * 4 + [0] * 3])
+    for threads in (1, 2):
+        encoder = fast.FastDeberta(p, config, threads=threads)
+        encoder(ids, mask, np.zeros_like(ids), np.arange(7)[None, :], True, True)
+
+
+# ================================================================================================================
+# The switch, the caches, the pieces
+# ================================================================================================================
+
+
+def test_fast_false_runs_model_py(monkeypatch: pytest.MonkeyPatch) -> None:
+    case = GOLDEN / "base-c2p-p2c"
+    readable = DebertaModel.from_pretrained(case, fast=False)
+    assert readable.fast is False and readable._fast_encoder is None  # no caches built
+    calls = []
+    original = model.deberta
+    monkeypatch.setattr(model, "deberta", lambda *a, **k: calls.append(1) or original(*a, **k))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the fast path ran")
+
+    monkeypatch.setattr(fast.FastDeberta, "__call__", refuse)
+    readable([[5, 6, 7]])
+    assert calls == [1]
+    faster = DebertaModel.from_pretrained(case)
+    assert faster.fast is True and faster._fast_encoder is not None  # caches built at load
+    with pytest.raises(AssertionError, match="the fast path ran"):
+        faster([[5, 6, 7]])
+    faster.fast = False  # switched off after loading
+    faster([[5, 6, 7]])
+    assert calls == [1, 1]
+
+
+def test_position_cache_is_built_at_load() -> None:
+    encoder = DebertaModel.from_pretrained(GOLDEN / "base-c2p-p2c")._fast_encoder
+    config = encoder.config
+    assert len(encoder.positions) == config.num_hidden_layers
+    key, query = encoder.positions[0]
+    p = encoder.p["encoder"]["layer"][0]["attention"]["self"]
+    rel = encoder.p["encoder"]["rel_embeddings"]["weight"]
+    n = config.num_attention_heads
+    assert np.allclose(key, model.split_heads(model.linear(rel, p["pos_proj"]), n), atol=1e-6)
+    scale = model.attention_scale(config)
+    assert np.allclose(query, model.split_heads(model.linear(rel, p["pos_q_proj"]), n) / scale, atol=1e-6)
+
+
+def test_float16_and_v2_stay_on_model_py() -> None:
+    assert DebertaModel.from_pretrained(GOLDEN / "base-c2p-p2c", dtype="float16")._fast_path() is None
+    assert V2_CASES
+    for name in V2_CASES:
+        assert DebertaV2Model.from_pretrained(GOLDEN / name)._fast_path() is None
+
+
+def test_gather_index_cache_is_bounded_and_lru() -> None:
+    config = DebertaConfig(
+        vocab_size=40,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=8,
+        relative_attention=True,
+        max_relative_positions=2,
+        pos_att_type="c2p|p2c",
+        max_position_embeddings=40,
+    )
+    encoder = fast.FastDeberta(random_params(config, 1, np.float64), config, max_lengths=3)
+    for length in (5, 6, 7, 5, 8):  # 5 is used again, so 6 is the oldest when 8 arrives
+        ids = np.ones((1, length), dtype=np.int64)
+        encoder(ids, np.ones_like(ids), np.zeros_like(ids), np.arange(length)[None, :])
+        assert len(encoder._indices) <= 3
+    assert list(encoder._indices) == [7, 5, 8]
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_strided_skew_equals_the_gather(transpose: bool) -> None:
+    length = 7
+    r = np.random.default_rng(3).normal(size=(2, 3, length, 2 * length))[:, ::2]  # strided leading axes
+    rel = model.relative_positions(length, np)
+    if transpose:
+        expected = np.swapaxes(
+            model.shim.take_along_last(r, np.clip(-rel + length, 0, 2 * length - 1)), -1, -2
+        )
+    else:
+        expected = model.shim.take_along_last(r, np.clip(rel + length, 0, 2 * length - 1))
+    assert np.array_equal(fast._skew(r, transpose), expected)
+
+
+def test_gelu_float32_accuracy() -> None:
+    x = np.linspace(-14.0, 14.0, 400_001, dtype=np.float32)
+    exact = np.array([0.5 * v * math.erfc(-v / math.sqrt(2.0)) for v in x.astype(np.float64)])
+    ours = fast.gelu_(x.copy())
+    assert np.abs(ours - exact).max() <= 3e-7  # model.gelu in float32: 4.5e-7
+    assert np.abs(ours - model.gelu(x)).max() <= 6e-7
+    x = np.array([0.0, -0.0, np.inf, 1e30, 20.0, -np.inf, -1e30, -20.0], dtype=np.float32)
+    special = fast.gelu_(x.copy())
+    assert np.array_equal(special[:5], x[:5])  # x Phi(x) = x there
+    assert np.abs(special[5:]).max() < 1e-31  # and 0 up to float32 resolution (|x| is clamped at 12)
+    assert np.isnan(fast.gelu_(np.array([np.nan], dtype=np.float32)))[0]
+
+
+# ================================================================================================================
+# Length-bucketed batches
+# ================================================================================================================
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sequences=st.lists(st.lists(st.integers(1, 95), min_size=1, max_size=20), min_size=1, max_size=9),
+    batch_size=st.integers(1, 4),
+)
+def test_bucketing_restores_order_and_changes_no_result(sequences: list[list[int]], batch_size: int) -> None:
+    encoder = BUCKET_MODEL
+    buckets = bucket_by_length(sequences, batch_size)
+    assert sorted(i for b in buckets for i in b.indices) == list(range(len(sequences)))
+    for bucket in buckets:
+        assert bucket.input_ids.shape[1] == max(bucket.lengths) and len(bucket.indices) <= batch_size
+    outputs = run_bucketed(
+        lambda b: encoder(b.input_ids, attention_mask=b.attention_mask).last_hidden_state,
+        sequences,
+        batch_size,
+    )
+    for sequence, output in zip(sequences, outputs):
+        alone = encoder([sequence]).last_hidden_state[0]
+        assert output.shape == alone.shape and np.abs(output - alone).max() < 1e-12
+
+
+def test_bucketing_token_types_and_errors() -> None:
+    buckets = bucket_by_length([[1, 2, 3], [4]], 2, pad_id=9, token_type_ids=[[0, 1, 1], [1]])
+    (bucket,) = buckets
+    assert bucket.indices == [1, 0] and bucket.input_ids.tolist() == [[4, 9, 9], [1, 2, 3]]
+    assert bucket.token_type_ids.tolist() == [[1, 0, 0], [0, 1, 1]]
+    assert bucket.attention_mask.tolist() == [[1, 0, 0], [1, 1, 1]]
+    assert restore_order(buckets, [bucket.input_ids])[0].tolist() == [1, 2, 3]
+    with pytest.raises(ValueError, match="batch_size"):
+        bucket_by_length([[1]], 0)
+    with pytest.raises(ValueError, match="token_type_ids"):
+        bucket_by_length([[1, 2]], 1, token_type_ids=[[0]])
+
+
+# ================================================================================================================
+# Other backends: the portable branches (what CuPy runs), under array-api-strict
+# ================================================================================================================
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "case", ["base-c2p-p2c", "p2c-clamped-talking-head", "c2p-clamped-abs-types-embproj"]
+)
+def test_portable_branches_under_array_api_strict(case: str, threads: int) -> None:
+    """Off NumPy the fast path uses only the standard (flat-index gathers, no out=, no strided views)."""
+    xps = pytest.importorskip("array_api_strict")
+    xps.set_array_api_strict_flags(api_version="2024.12")
+
+    def strict(node: object) -> object:
+        if isinstance(node, dict):
+            return {k: strict(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [strict(v) for v in node]
+        return xps.asarray(np.array(node))
+
+    for dtype in ("float32", "float64"):
+        readable = DebertaModel.from_pretrained(GOLDEN / case, dtype=dtype, fast=False)
+        ids = np.random.default_rng(0).integers(1, readable.config.vocab_size, size=(3, 9))
+        mask = np.ones((3, 9), dtype=np.int64)
+        mask[1, 6:] = 0
+        args = (ids, mask, np.zeros_like(ids), np.arange(9)[None, :])
+        reference = model.deberta(*args, readable.params[PREFIX[:-1]], readable.config, True, True)
+        encoder = fast.FastDeberta(strict(readable.params[PREFIX[:-1]]), readable.config, threads=threads)
+        assert encoder.enabled
+        got = encoder(*(xps.asarray(a) for a in args), True, True)
+        assert_same_encoding(
+            (np.asarray(got[0]), [np.asarray(a) for a in got[1]], [np.asarray(a) for a in got[2]]), reference
+        )
