@@ -19,6 +19,8 @@ from . import xp as shim
 from .checkpoint import PREFIX, canonical_names, masked_lm_head, nest, select_parameters
 from .config import DebertaConfig, DebertaV2Config
 from .errors import ConfigError, InputError
+from .fast import FastDeberta
+from .fast import supports as fast_supports
 from .weights import find_checkpoint_files, read_state_dict
 
 Array = Any
@@ -98,8 +100,13 @@ class DebertaPreTrainedModel:
         device: str = "cpu",
         dtype: str = "float32",
         source: str = "state dict",
+        fast: bool = True,
     ) -> None:
-        """Build from a config and a state dict (names as in any checkpoint; checked strictly, cast to dtype)."""
+        """Build from a config and a state dict (names as in any checkpoint; checked strictly, cast to dtype).
+
+        fast: run the encoder through deberta_np.fast (load-time caches, tested equal to model.py); False runs
+        the readable model.py itself.
+        """
         if not isinstance(config, self.config_class):
             raise ConfigError(
                 f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}"
@@ -122,6 +129,10 @@ class DebertaPreTrainedModel:
             self.head = masked_lm_head(state, config, source)  # the layout the checkpoint holds
         selected = select_parameters(state, config, self.head, source)
         self.params = nest({name: self._to_backend(array) for name, array in selected.items()})
+        self.fast = fast
+        self._fast_encoder: FastDeberta | None = None
+        if fast:
+            self._fast_path()  # its caches are built at load, not on the first call
 
     @classmethod
     def from_pretrained(
@@ -129,6 +140,7 @@ class DebertaPreTrainedModel:
         path: str | os.PathLike[str],
         device: str = "cpu",
         dtype: str = "float32",
+        fast: bool = True,
         **config_overrides: Any,
     ) -> ModelT:
         """Load `config.json` and the weights (safetensors, sharded or not, or pytorch_model.bin) from a directory.
@@ -148,7 +160,7 @@ class DebertaPreTrainedModel:
             )
         files = find_checkpoint_files(path)
         source = str(files[0]) if len(files) == 1 else f"{path} ({len(files)} shards)"
-        return cls(config, read_state_dict(path), device=device, dtype=dtype, source=source)
+        return cls(config, read_state_dict(path), device=device, dtype=dtype, source=source, fast=fast)
 
     def _to_backend(self, array: numpy.ndarray) -> Array:
         dtype = getattr(self.xp, self.dtype)
@@ -272,21 +284,35 @@ class DebertaPreTrainedModel:
         ids, mask, types, positions = self.prepare_inputs(
             input_ids, attention_mask, token_type_ids, position_ids
         )
-        h, hidden, attentions = self.spec.deberta(
-            ids,
-            mask,
-            types,
-            positions,
-            self.params[PREFIX[:-1]],
-            self.config,
-            output_hidden_states,
-            output_attentions,
-        )
+        encoder = self._fast_path() if self.fast else None
+        if encoder is not None:
+            h, hidden, attentions = encoder(
+                ids, mask, types, positions, output_hidden_states, output_attentions
+            )
+        else:
+            h, hidden, attentions = self.spec.deberta(
+                ids,
+                mask,
+                types,
+                positions,
+                self.params[PREFIX[:-1]],
+                self.config,
+                output_hidden_states,
+                output_attentions,
+            )
         return (
             h,
             tuple(hidden) if output_hidden_states else None,
             tuple(attentions) if output_attentions else None,
         )
+
+    def _fast_path(self) -> FastDeberta | None:
+        """The fast encoder (built once), or None where it does not apply (v2/v3, float16): model.py runs."""
+        if self.spec is not model or not fast_supports(self.config, self.dtype):
+            return None
+        if self._fast_encoder is None:
+            self._fast_encoder = FastDeberta(self.params[PREFIX[:-1]], self.config)
+        return self._fast_encoder
 
     def __repr__(self) -> str:
         c = self.config
