@@ -426,6 +426,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0.05,
         help="drop a timed run if other processes used more CPU than this share of its time (1: keep all)",
     )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.5,
+        help="seconds between timed runs, so that the previous contender's spin-waiting threads fall idle",
+    )
     parser.add_argument("--no-onnx", action="store_true")
     parser.add_argument("--no-rss", action="store_true")
     parser.add_argument(
@@ -505,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 shift = rounds % len(contenders)
                 for name in contenders[shift:] + contenders[:shift]:
+                    time.sleep(args.pause)  # the last contender's spinning threads (OpenMP, ORT) go idle
                     seconds, foreign = workers[name].timed_run(shape)
                     if foreign <= max(0.03, args.max_foreign * seconds) or args.max_foreign >= 1:
                         results[(name, shape)].append(seconds)
