@@ -42,7 +42,10 @@ Params = dict[str, Any]
 
 def linear(x: Array, p: Params) -> Array:
     """x @ W.T + b: [..., in] -> [..., out], with W [out, in] and optional b [out]."""
-    y = x @ p["weight"].T  # [..., out]
+    xp = shim.namespace(x)
+    *lead, width = x.shape
+    # One [tokens, in] @ [in, out] product: a stacked [B, L, in] operand would run one BLAS call per sequence.
+    y = xp.reshape(xp.reshape(x, (-1, width)) @ p["weight"].T, (*lead, p["weight"].shape[0]))  # [..., out]
     if "bias" in p:
         y = y + p["bias"]
     return y
