@@ -21,7 +21,14 @@ from typing import Any
 def print_table(rows: list[dict[str, Any]]) -> None:
     headers = ("suite", "case", "what", "value", "limit", "result")
     table = [
-        (r["suite"], r["case"], r["what"], r["value"], r["limit"], "PASS" if r["ok"] else "FAIL")
+        (
+            r["suite"],
+            r["case"],
+            r["what"],
+            r["value"],
+            r["limit"],
+            "SKIP" if r.get("skipped") else "PASS" if r["ok"] else "FAIL",
+        )
         for r in rows
     ]
     widths = [max(len(str(x)) for x in column) for column in zip(headers, *table)]
@@ -79,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(half_checks(device=args.device))
     print_table(rows)
     failed = sum(not r["ok"] for r in rows)
-    print(f"\n{len(rows) - failed} passed, {failed} failed in {time.perf_counter() - started:.1f} s")
+    skipped = sum(bool(r.get("skipped")) for r in rows)
+    elapsed = time.perf_counter() - started
+    print(f"\n{len(rows) - failed - skipped} passed, {failed} failed, {skipped} skipped in {elapsed:.1f} s")
     return 1 if failed or not rows else 0
 
 

@@ -161,7 +161,9 @@ def run_checks() -> list[dict[str, Any]]:
     for family in missing:
         directory, files = tokenizer_source(family)
         what = f"shared {family} tokenizer ({', '.join(files)})"
-        rows.append(row("setup", what, f"{directory} not found: its cases skipped", "", True))
+        rows.append(
+            {**row("setup", what, f"{directory} not found: its cases skipped", "", True), "skipped": True}
+        )
     names = sorted(name for name in models if MODELS[name].family not in missing)
     with tempfile.TemporaryDirectory(prefix="deberta_np-pipelines-") as tmp:
         directories = build_all(Path(tmp), names)
