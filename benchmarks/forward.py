@@ -3,8 +3,9 @@
     python benchmarks/forward.py                 # the full table (a few minutes)
     python benchmarks/forward.py --quick         # a smoke run: two shapes, three repeats, no ONNX
 
-One random deberta-base-shaped checkpoint (vocab 50265, hidden 768, 12 layers, 12 heads, c2p|p2c,
-max_relative_positions -1), built once with transformers into --workdir and loaded by every contender.
+One random checkpoint, built once with transformers into --workdir and loaded by every contender:
+  --model deberta-base (default): vocab 50265, hidden 768, 12 layers, 12 heads, c2p|p2c, max_relative_positions -1;
+  --model deberta-v3-base: the same with vocab 128100, position_buckets 256, share_att_key, norm_rel_ebd.
 Each contender runs in its own process (imports and memory do not mix), with the same number of threads:
   * transformers: torch.set_num_threads(N), OMP/MKL_NUM_THREADS=N, under torch.inference_mode();
   * ONNX Runtime (if installed): the transformers model exported with torch.onnx.export, intra_op_num_threads=N;
@@ -32,7 +33,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPES = "1x16,1x128,8x128,32x128,1x512"
-CONFIG = {  # deberta-base's shape (microsoft/deberta-base config.json), random weights
+BASE = {  # deberta-base's shape (microsoft/deberta-base config.json), random weights
     "vocab_size": 50265,
     "hidden_size": 768,
     "num_hidden_layers": 12,
@@ -47,6 +48,18 @@ CONFIG = {  # deberta-base's shape (microsoft/deberta-base config.json), random 
     "type_vocab_size": 0,
     "layer_norm_eps": 1e-7,
 }
+V3_BASE = {  # deberta-v3-base's shape (microsoft/deberta-v3-base config.json), random weights
+    **BASE,
+    "vocab_size": 128100,
+    "pos_att_type": ["p2c", "c2p"],
+    "position_buckets": 256,
+    "norm_rel_ebd": "layer_norm",
+    "share_att_key": True,
+}
+MODELS = {  # --model: (config, class name in transformers and in deberta_np)
+    "deberta-base": (BASE, "DebertaModel"),
+    "deberta-v3-base": (V3_BASE, "DebertaV2Model"),
+}
 CONTENDERS = ("deberta_np", "transformers", "onnxruntime")
 
 # ================================================================================================================
@@ -54,15 +67,27 @@ CONTENDERS = ("deberta_np", "transformers", "onnxruntime")
 # ================================================================================================================
 
 
-def model_flops(batch: int, length: int, with_position_projections: bool = False) -> dict[str, int]:
+def model_flops(
+    model: str, batch: int, length: int, with_position_projections: bool = False
+) -> dict[str, int]:
     """Analytic FLOPs (2 per multiply-add) of one forward, by term; matmuls only (elementwise work is ignored).
 
-    Position projections (pos_proj and pos_q_proj applied to the 2S relative rows in use) depend on the weights
-    alone: transformers computes them in every layer of every call, deberta_np once at load."""
-    c = CONFIG
+    c2p and p2c multiply by the relative rows a length reads: v1 the 2S rows around the middle of the table
+    (S = min(L, P)); v2/v3 the rows of the buckets its distances fall in, 2 min(bucket(L - 1) + 1, S) (S = the
+    attention span). transformers' v2 multiplies by all 2S rows at every length instead
+    (`with_position_projections`), which it also projects (pos_proj and pos_q_proj, or v3's key_proj and
+    query_proj) in every layer of every call: these depend on the weights alone, deberta_np projects them once
+    at load."""
+    c, _ = MODELS[model]
     h, i, layers = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"]
-    span = min(length, c["max_position_embeddings"])  # max_relative_positions -1: P = max_position_embeddings
-    rows = 2 * span  # K
+    positions = c["max_position_embeddings"]  # max_relative_positions -1: P = max_position_embeddings
+    if "position_buckets" in c:  # v2/v3
+        span = c["position_buckets"]
+        rows = (
+            2 * span if with_position_projections else 2 * min(bucket(length - 1, span, positions) + 1, span)
+        )
+    else:
+        rows = 2 * min(length, positions)
     tokens = batch * length
     per_layer = {
         "qkv": 2 * tokens * h * 3 * h,
@@ -78,6 +103,16 @@ def model_flops(batch: int, length: int, with_position_projections: bool = False
     return {name: layers * value for name, value in per_layer.items()}
 
 
+def bucket(distance: int, buckets: int, max_position: int) -> int:
+    """The log bucket of a non-negative distance (deberta_np.model_v2.log_bucket_positions, in float32)."""
+    import numpy as np
+
+    sys.path.insert(0, str(REPO))
+    from deberta_np.model_v2 import log_bucket_positions
+
+    return int(log_bucket_positions(np.asarray([distance]), buckets, max_position)[0])
+
+
 # ================================================================================================================
 # Worker processes (one per contender): JSON lines in, JSON lines out
 # ================================================================================================================
@@ -91,22 +126,23 @@ def set_threads(contender: str, threads: int, numpy_threads: str) -> None:
     os.environ["DEBERTA_NP_THREADS"] = str(threads if contender == "deberta_np" and blas == 1 else 1)
 
 
-def load_contender(contender: str, checkpoint: Path, threads: int) -> Any:
+def load_contender(contender: str, model: str, checkpoint: Path, threads: int) -> Any:
     """A function (ids, mask) -> last hidden state, for the contender."""
     import numpy as np
 
+    class_name = MODELS[model][1]
     if contender == "deberta_np":
         sys.path.insert(0, str(REPO))
-        from deberta_np import DebertaModel
+        import deberta_np
 
-        model = DebertaModel.from_pretrained(checkpoint)
-        return lambda ids, mask: model(ids, attention_mask=mask).last_hidden_state
+        ours = getattr(deberta_np, class_name).from_pretrained(checkpoint)
+        return lambda ids, mask: ours(ids, attention_mask=mask).last_hidden_state
     if contender == "transformers":
         import torch
         import transformers
 
         torch.set_num_threads(threads)
-        hf = transformers.DebertaModel.from_pretrained(checkpoint).eval()
+        hf = getattr(transformers, class_name).from_pretrained(checkpoint).eval()
 
         def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
@@ -122,28 +158,29 @@ def load_contender(contender: str, checkpoint: Path, threads: int) -> Any:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(
-        str(checkpoint.parent / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        str(onnx_path(checkpoint)), options, providers=["CPUExecutionProvider"]
     )
     return lambda ids, mask: session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
 
-def inputs(batch: int, length: int) -> tuple[Any, Any]:
+def inputs(model: str, batch: int, length: int) -> tuple[Any, Any]:
     import numpy as np
 
-    ids = np.random.default_rng(batch * 1000 + length).integers(4, CONFIG["vocab_size"], (batch, length))
+    vocab = MODELS[model][0]["vocab_size"]
+    ids = np.random.default_rng(batch * 1000 + length).integers(4, vocab, (batch, length))
     return ids.astype(np.int64), np.ones((batch, length), dtype=np.int64)
 
 
-def worker(contender: str, checkpoint: Path, threads: int) -> None:
+def worker(contender: str, model: str, checkpoint: Path, threads: int) -> None:
     """Serve commands from stdin: {"run": [B, L]} -> {"seconds": t}; {"flops": [B, L]}; {"rss": true}."""
-    forward = load_contender(contender, checkpoint, threads)
+    forward = load_contender(contender, model, checkpoint, threads)
     cache: dict[tuple[int, int], Any] = {}
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         command = json.loads(line)
         if "run" in command:
             shape = tuple(command["run"])
-            ids, mask = cache.setdefault(shape, inputs(*shape))
+            ids, mask = cache.setdefault(shape, inputs(model, *shape))
             started = time.perf_counter()
             forward(ids, mask)
             reply: dict[str, Any] = {"seconds": time.perf_counter() - started}
@@ -151,7 +188,7 @@ def worker(contender: str, checkpoint: Path, threads: int) -> None:
             import torch
             from torch.utils.flop_counter import FlopCounterMode
 
-            ids, mask = (torch.from_numpy(a) for a in inputs(*command["flops"]))
+            ids, mask = (torch.from_numpy(a) for a in inputs(model, *command["flops"]))
             with FlopCounterMode(display=False) as counter:  # grad mode on: its module tracker needs it
                 forward.module(ids, attention_mask=mask)
             reply = {"flops": int(counter.get_total_flops()), "by_op": {str(k): int(v) for k, v in
@@ -164,7 +201,14 @@ def worker(contender: str, checkpoint: Path, threads: int) -> None:
 class Worker:
     def __init__(self, contender: str, args: argparse.Namespace, checkpoint: Path) -> None:
         command = [sys.executable, __file__, "--worker", contender, "--threads", str(args.threads)]
-        command += ["--numpy-threads", args.numpy_threads, "--workdir", str(args.workdir)]
+        command += [
+            "--numpy-threads",
+            args.numpy_threads,
+            "--workdir",
+            str(args.workdir),
+            "--model",
+            args.model,
+        ]
         self.contender = contender
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ask_raw()  # {"ready": true}: loaded
@@ -247,8 +291,8 @@ def peak_rss(contender: str, shape: tuple[int, int], args: argparse.Namespace, c
 import json, resource
 from benchmarks.forward import inputs, load_contender
 from pathlib import Path
-forward = load_contender({contender!r}, Path({str(checkpoint)!r}), {args.threads})
-ids, mask = inputs(*{shape!r})
+forward = load_contender({contender!r}, {args.model!r}, Path({str(checkpoint)!r}), {args.threads})
+ids, mask = inputs({args.model!r}, *{shape!r})
 forward(ids, mask); forward(ids, mask)
 print(json.dumps({{"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -257,23 +301,23 @@ print(json.dumps({{"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 IMPORTS = {
     "deberta_np": "import deberta_np",
-    "transformers": "import torch, transformers; from transformers import DebertaModel",
+    "transformers": "import torch, transformers; from transformers import {model_class}",
 }
 
 
-def import_seconds(contender: str) -> float:
+def import_seconds(contender: str, model: str) -> float:
     code = f"""
 import json, time
 started = time.perf_counter()
-{IMPORTS[contender]}
+{IMPORTS[contender].format(model_class=MODELS[model][1])}
 print(json.dumps({{"seconds": time.perf_counter() - started}}))
 """
     return fresh(code, {})["seconds"]
 
 
 LOADS = {
-    "deberta_np": "from deberta_np import DebertaModel\nload = lambda: DebertaModel.from_pretrained(path)",
-    "transformers": "from transformers import DebertaModel\nload = lambda: DebertaModel.from_pretrained(path)",
+    "deberta_np": "from deberta_np import {model_class} as Model\nload = lambda: Model.from_pretrained(path)",
+    "transformers": "from transformers import {model_class} as Model\nload = lambda: Model.from_pretrained(path)",
 }
 
 
@@ -282,7 +326,7 @@ def load_seconds(contender: str, checkpoint: Path, args: argparse.Namespace, rep
     code = f"""
 import json, time
 path = {str(checkpoint)!r}
-{LOADS[contender]}
+{LOADS[contender].format(model_class=MODELS[args.model][1])}
 load()  # the first load also finishes lazy imports
 times = []
 for _ in range({repeats}):
@@ -327,36 +371,47 @@ print(json.dumps({{"gflops": 2 * 2048**3 / best / 1e9}}))
 # ================================================================================================================
 
 
-def build_checkpoint(workdir: Path) -> Path:
-    checkpoint = workdir / "deberta-base-random"
+def checkpoint_path(workdir: Path, model: str) -> Path:
+    return workdir / f"{model}-random"
+
+
+def onnx_path(checkpoint: Path) -> Path:
+    return checkpoint.parent / f"{checkpoint.name}.onnx"
+
+
+def build_checkpoint(workdir: Path, model: str) -> Path:
+    checkpoint = checkpoint_path(workdir, model)
+    config, class_name = MODELS[model]
     if (checkpoint / "model.safetensors").exists():
         return checkpoint
     print(f"building the random checkpoint in {checkpoint} ...", flush=True)
     code = f"""
 import json, torch, transformers
 torch.manual_seed(0)
-config = transformers.DebertaConfig(**{CONFIG!r})
-transformers.DebertaModel(config).eval().save_pretrained({str(checkpoint)!r}, safe_serialization=True)
+config = transformers.{class_name.replace("Model", "Config")}(**{config!r})
+transformers.{class_name}(config).eval().save_pretrained({str(checkpoint)!r}, safe_serialization=True)
 print(json.dumps({{"ok": True}}))
 """
     fresh(code, {})
     return checkpoint
 
 
-def export_onnx(checkpoint: Path) -> str | None:
+def export_onnx(model: str, checkpoint: Path) -> str | None:
     """Export the transformers model to ONNX (once) and check it against PyTorch; None if usable, else why not."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return "onnxruntime is not installed (pip install onnxruntime onnx)"
-    target = checkpoint.parent / "model.onnx"
+    target = onnx_path(checkpoint)
+    config, class_name = MODELS[model]
+    vocab = config["vocab_size"]
     code = f"""
 import json, numpy as np, torch, transformers, onnxruntime
 from pathlib import Path
 target = Path({str(target)!r})
-model = transformers.DebertaModel.from_pretrained({str(checkpoint)!r}).eval()
+model = transformers.{class_name}.from_pretrained({str(checkpoint)!r}).eval()
 if not target.exists():
-    ids = torch.randint(4, 50265, (2, 16)); mask = torch.ones_like(ids)
+    ids = torch.randint(4, {vocab}, (2, 16)); mask = torch.ones_like(ids)
     torch.onnx.export(model, (ids, mask), str(target), input_names=["input_ids", "attention_mask"],
                       output_names=["last_hidden_state"], opset_version=17, dynamo=False,
                       dynamic_axes={{"input_ids": {{0: "batch", 1: "length"}},
@@ -364,7 +419,7 @@ if not target.exists():
 session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
 worst = 0.0
 for batch, length in ((1, 16), (3, 37), (2, 130)):
-    ids = np.random.default_rng(length).integers(4, 50265, (batch, length)); mask = np.ones_like(ids)
+    ids = np.random.default_rng(length).integers(4, {vocab}, (batch, length)); mask = np.ones_like(ids)
     with torch.inference_mode():
         ref = model(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state.numpy()
     out = session.run(None, {{"input_ids": ids, "attention_mask": mask}})[0]
@@ -415,6 +470,7 @@ print(json.dumps(found))
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/deberta_np_bench"))
+    parser.add_argument("--model", choices=tuple(MODELS), default="deberta-base")
     parser.add_argument("--shapes", default=SHAPES, help=f"BxL,... (default {SHAPES})")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--numpy-threads", choices=("workers", "blas"), default="workers")
@@ -439,18 +495,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    checkpoint = args.workdir / "deberta-base-random"
+    checkpoint = checkpoint_path(args.workdir, args.model)
     if args.worker:
         set_threads(args.worker, args.threads, args.numpy_threads)
-        worker(args.worker, checkpoint, args.threads)
+        worker(args.worker, args.model, checkpoint, args.threads)
         return 0
     if args.quick:
         args.shapes, args.repeats, args.warmup, args.no_onnx = "1x16,1x128", 3, 1, True
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     args.workdir.mkdir(parents=True, exist_ok=True)
-    checkpoint = build_checkpoint(args.workdir)
+    checkpoint = build_checkpoint(args.workdir, args.model)
 
-    print(f"# deberta_np forward benchmark\n\nmachine: {machine()}; {versions()}")
+    print(f"# deberta_np forward benchmark: {args.model}\n\nmachine: {machine()}; {versions()}")
+    print(f"model: random {args.model}-shaped checkpoint, {json.dumps(MODELS[args.model][0])}")
     print(f"load average before: {os.getloadavg()}")
     threads = args.threads
     print(
@@ -464,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
 
     contenders = ["deberta_np", "transformers"]
     if not args.no_onnx:
-        why_not = export_onnx(checkpoint)
+        why_not = export_onnx(args.model, checkpoint)
         if why_not is None:
             contenders.append("onnxruntime")
         else:
@@ -486,8 +543,8 @@ def main(argv: list[str] | None = None) -> int:
               "FlopCounterMode | per token (deberta_np) |")  # fmt: skip
         print("|---|---|---|---|---|")
         for batch, length in shapes:
-            ours = sum(model_flops(batch, length).values())
-            theirs = sum(model_flops(batch, length, with_position_projections=True).values())
+            ours = sum(model_flops(args.model, batch, length).values())
+            theirs = sum(model_flops(args.model, batch, length, with_position_projections=True).values())
             counted = workers["transformers"].ask({"flops": [batch, length]})["flops"]
             flag = "" if abs(counted - theirs) <= 1e-3 * theirs else " (differs!)"
             print(
@@ -546,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for shape in shapes:
         batch, length = shape
-        flops = sum(model_flops(batch, length).values())
+        flops = sum(model_flops(args.model, batch, length).values())
         reference = statistics.median(results[("transformers", shape)])
         for name in contenders:
             seconds = statistics.median(results[(name, shape)])
@@ -561,7 +618,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## Start-up (median of 3, fresh processes)\n")
     print("| what | deberta_np | transformers |")
     print("|---|---|---|")
-    imports = {name: statistics.median(import_seconds(name) for _ in range(3)) for name in IMPORTS}
+    imports = {
+        name: statistics.median(import_seconds(name, args.model) for _ in range(3)) for name in IMPORTS
+    }
     loads = {name: load_seconds(name, checkpoint, args) for name in LOADS}
     print(f"| import | {imports['deberta_np']:.3f} s | {imports['transformers']:.3f} s |")
     print(f"| load from safetensors | {loads['deberta_np']:.3f} s | {loads['transformers']:.3f} s |")
