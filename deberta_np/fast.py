@@ -2,6 +2,9 @@
 
 model.py is the specification and this module an optimisation of it, tested equal to it (tests/test_fast.py).
 `DebertaModel(..., fast=False)` runs model.py instead, and each trick below can be switched off alone (`Tricks`).
+DeBERTa-v2/v3 runs the same tricks through fast_v2.FastDebertaV2, a subclass that overrides what v2 does
+differently (the relative table and its log buckets, the projections, the ConvLayer; see fast_v2.py). In the
+text below, read "the relative table of 2C rows" for v2 (C = position_buckets, or P) where it says 2P.
 What each replaces in model.py, and why the result is the same:
 
 1. Position cache (load time). pos_key = pos_proj(rel_embeddings) and pos_query = pos_q_proj(rel_embeddings) /
@@ -9,8 +12,9 @@ What each replaces in model.py, and why the result is the same:
    2P rows. A length uses the view of rows P-S .. P+S-1, the rows model.py projects (linear acts row by row).
 2. Skew instead of gather. While L <= P nothing is clipped (S = L, so S + i - j lies in [1, 2S - 1]) and
    c2p[i, j] = c2p_full[i, S + i - j] is a fixed diagonal pattern: a strided view of the [L, K] matrix, added
-   without an index array (NumPy only). Clipped lengths (L > P) and other backends take the same elements with
-   a flat `take` and precomputed flat indices, cached per length in a bounded LRU cache.
+   without an index array (NumPy only). Clipped lengths (L > P), v2 lengths beyond the identity part of the log
+   buckets, and other backends take the same elements with a flat `take` and precomputed flat indices into the
+   rows of the table the length reads (`_Window`), cached per length in a bounded LRU cache.
    2b. Bands. Query i reads only the L columns S+i-L+1 .. S+i of its c2p row, half of the 2L computed. For long
    unclipped lengths c2p is computed per band of rows, each against the columns its rows read (p2c likewise per
    band of keys): (L + band) / 2L of the work.
@@ -33,9 +37,9 @@ What each replaces in model.py, and why the result is the same:
    and weight rows, per thread; with OPENBLAS_NUM_THREADS=1 they are the only parallelism. The sums of partial
    products that the second way adds are model.py's sums in another order.
 
-Left to model.py: float16 models (model.py computes their LayerNorm and softmax in float32) and DeBERTa-v2/v3.
-Results equal model.py's up to float rounding: in float64 to about 1e-15; in float32 to a few units in the last
-place, the differences BLAS itself makes between two shapes of the same product.
+Left to the readable modules: float16 models (they compute LayerNorm and softmax in float32).
+Results equal the readable ones up to float rounding: in float64 to about 1e-15; in float32 to a few units in the
+last place, the differences BLAS itself makes between two shapes of the same product.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from . import model
+from . import model, model_v2
 from . import xp as shim
 from .config import DebertaConfig
 
@@ -235,8 +239,29 @@ def gelu_(x: Array, bias: Array | None = None) -> Array:
 
 
 def supports(config: DebertaConfig, dtype: str) -> bool:
-    """Whether the fast path computes this model (DeBERTa v1 in "float32" or "float64") or leaves it to model.py."""
-    return config.model_type == "deberta" and dtype in ("float32", "float64")
+    """Whether the fast path computes this model (DeBERTa v1 or v2/v3 in "float32" or "float64") or leaves it to
+    the readable module (float16). FastDeberta computes v1, fast_v2.FastDebertaV2 v2/v3."""
+    return config.model_type in ("deberta", "deberta-v2") and dtype in ("float32", "float64")
+
+
+def spec_of(config: DebertaConfig) -> Any:
+    """The readable module that computes this config's encoder: model_v2 for "deberta-v2", else model."""
+    return model_v2 if config.model_type == "deberta-v2" else model
+
+
+@dataclass(frozen=True)
+class _Window:
+    """How one length reads the relative table [2C, H]: its rows lo .. hi-1, and how the gathers run.
+
+    mode: "strided" (trick 2: rel(i, j) = i - j, nothing clipped; lo = C - L, hi = C + L), "flat" (`flat`: the
+    flat positions in the [L, hi - lo] products of the c2p and transposed p2c gathers, [L*L] each) or "readable"
+    (`index`: the readable modules' c2p and p2c indices [L, L], shifted to the rows lo .. hi-1)."""
+
+    mode: str
+    lo: int
+    hi: int
+    flat: tuple[Array, Array] | None = None
+    index: tuple[Array, Array] | None = None
 
 
 @dataclass
@@ -246,6 +271,8 @@ class _Run:
     batch: int
     length: int
     mask: Array | None  # [B, 1, L, L] pair mask; None: every pair attends
+    token_mask: Array | None  # [B, L] the attention mask in the parameters' dtype; None: no padding
+    window: _Window  # how this length reads the relative table
     hidden: list[Array]  # per layer (embeddings first), [B, L, H], if asked
     attentions: list[Array]  # per layer, [B, n, L, L], if asked
     last: Array  # [B, L, H]
@@ -281,6 +308,9 @@ class _Shards:
 class FastDeberta:
     """The DeBERTa v1 encoder with load-time caches: `FastDeberta(p, config)(ids, mask, ...)` == model.deberta.
 
+    What v1 and v2/v3 do differently (the relative table and positions, the projections, v2's ConvLayer) sits in
+    the methods that fast_v2.FastDebertaV2 overrides; the attention, the gathers and the threads are shared.
+
     p is the `deberta.*` parameter subtree (model.py's layout), never modified. The caches hold the projected
     relative embeddings (2 x 2P x H per layer) and, per length, the flat gather indices (`max_lengths` lengths).
 
@@ -291,6 +321,10 @@ class FastDeberta:
     threads > 1 with a single-threaded BLAS (OPENBLAS_NUM_THREADS=1): the threads are the parallelism.
     Default: $DEBERTA_NP_THREADS, else 1.
     """
+
+    spec: Any = model  # the readable module this class computes
+    model_type = "deberta"  # the config.model_type it computes (another one runs the readable module)
+    talking_heads = True  # v1's talking_head option (v2/v3 have none)
 
     def __init__(
         self,
@@ -305,16 +339,18 @@ class FastDeberta:
         self.dtype = p["embeddings"]["word_embeddings"]["weight"].dtype
         self.xp = shim.namespace(p["embeddings"]["word_embeddings"]["weight"])
         name = next((n for n in ("float32", "float64") if self.dtype == getattr(self.xp, n)), str(self.dtype))
-        self.enabled = supports(config, name)
-        self.scale = model.attention_scale(config)
+        self.enabled = config.model_type == self.model_type and supports(config, name)
+        self.scale = self.spec.attention_scale(config)
+        self.span = self._span()  # C: row C of the relative table is distance 0
+        self.talking_head = self.talking_heads and bool(getattr(config, "talking_head", False))
         self.max_lengths = max_lengths
         self.threads = max(1, threads or int(os.environ.get("DEBERTA_NP_THREADS", "1")))
         self._lock = threading.Lock()  # for the index cache, if several threads call one model
-        self._indices: OrderedDict[int, tuple[Array, Array]] = OrderedDict()
-        # Trick 1: per layer (pos_key [n, 2P, d] or None, pos_query [n, 2P, d] or None), computed once.
+        self._indices: OrderedDict[int, _Window] = OrderedDict()  # flat windows, per length
+        # Trick 1: per layer (pos_key [n, 2C, d] or None, pos_query [n, 2C, d] or None), computed once.
         self.positions: list[tuple[Array | None, Array | None]] = []
         if self.enabled and config.relative_attention and self.tricks.position_cache:
-            rel = p["encoder"]["rel_embeddings"]["weight"]  # [2P, H]
+            rel = self._relative_table(slice(None))  # [2C, H]
             layers = p["encoder"]["layer"]
             self.positions = [(None, None)] * len(layers)
 
@@ -322,6 +358,54 @@ class FastDeberta:
                 self.positions[index] = self._project(rel, layers[index]["attention"]["self"])
 
             self._map(project, len(layers))  # the threads share the load-time work too
+
+    # ------------------------------------------------------------------------------------------------------------
+    # What v2/v3 (fast_v2.FastDebertaV2) does differently
+    # ------------------------------------------------------------------------------------------------------------
+
+    def _span(self) -> int:
+        """C, the middle row of the relative table (v1: P)."""
+        return self.config.max_relative
+
+    def _relative_table(self, rows: slice) -> Array:
+        """The rows `rows` of the relative table [2C, H] (v1: rel_embeddings as they are)."""
+        return self.p["encoder"]["rel_embeddings"]["weight"][rows, :]
+
+    def _relative_positions(self, length: int) -> Array:
+        """rel(i, j) [L, L], the readable module's relative positions (v1: i - j)."""
+        return model.relative_positions(length, self.xp)
+
+    def _plain_distances(self, length: int) -> bool:
+        """Whether rel(i, j) = i - j for every pair of this length (v1: always; v2: not beyond the buckets)."""
+        return True
+
+    def _qkv(self, h: Array, index: int, heads: slice) -> tuple[Array, Array, Array]:
+        """The queries (biased, divided by the scale), keys and values of the heads `heads`: [m, d, T] each.
+
+        v1: one product with those heads' rows of in_proj, interleaved per head (q, k, v of head 0, then of head
+        1...); q and v have biases, k none."""
+        xp, d = self.xp, self.config.head_dim
+        p = self._layer(index)["attention"]["self"]
+        in_proj = p["in_proj"]["weight"][3 * d * heads.start : 3 * d * heads.stop, :]
+        qkv = xp.reshape(_matmul(in_proj, h), (heads.stop - heads.start, 3, d, h.shape[1]))  # [m, 3, d, T]
+        q, k, v = qkv[:, 0, :, :], qkv[:, 1, :, :], qkv[:, 2, :, :]  # [m, d, T] views
+        q += xp.reshape(p["q_bias"], (-1, d, 1))[heads, ...]
+        q /= self.scale
+        v += xp.reshape(p["v_bias"], (-1, d, 1))[heads, ...]
+        return q, k, v
+
+    def _has_post_layer(self, index: int) -> bool:
+        """Whether layer `index` is followed by a step of its own (v2's ConvLayer after layer 0); v1: never."""
+        return False
+
+    def _post_layer(
+        self, index: int, embedded: Array, h: Array, columns: slice, length: int, token_mask: Array | None
+    ) -> None:
+        """That step, in place on the columns `columns` of h [H, T] (whole sequences of `length` tokens).
+
+        embedded [H, T]: the embeddings (layer 0's input); token_mask [T] or None (no padding)."""
+
+    # ------------------------------------------------------------------------------------------------------------
 
     def _project(self, table: Array, p: Params) -> tuple[Array | None, Array | None]:
         """model.disentangled_bias's pos_key and pos_query for the rows of `table` [K, H] -> [n, K, d] each."""
@@ -363,8 +447,8 @@ class FastDeberta:
     ) -> tuple[Array, list[Array], list[Array]]:
         """model.deberta's signature and results: (last hidden state [B, L, H], hidden states, attentions)."""
         c, xp = self.config, self.xp
-        if not self.enabled:
-            return model.deberta(
+        if not self.enabled:  # the readable module of this config (also when it is not this class's version)
+            return spec_of(c).deberta(
                 input_ids,
                 attention_mask,
                 token_type_ids,
@@ -385,13 +469,17 @@ class FastDeberta:
             batch,
             length,
             model.pair_mask(attention_mask) if padded else None,
+            xp.astype(attention_mask, self.dtype) if padded else None,
+            self._window(length),  # built here, before the worker threads start
             [empty(batch, length, hidden) for _ in range(layers + 1)] if output_hidden_states else [],
             [empty(batch, n, length, length) for _ in range(layers)] if output_attentions else [],
             empty(batch, length, hidden),
         )
         inputs = (input_ids, token_type_ids, position_ids, attention_mask)
         tokens = batch * length
-        count = 1 if c.talking_head else min(self.threads, n, tokens, c.intermediate_size)  # shards possible
+        count = (
+            1 if self.talking_head else min(self.threads, n, tokens, c.intermediate_size)
+        )  # shards possible
         groups_fit = batch >= 4 * self.threads or batch % self.threads == 0
         if count == 1 or self.tricks.parallel == "groups" or (self.tricks.parallel == "auto" and groups_fit):
             # one group of sequences per thread (a single group if there are fewer sequences than threads)
@@ -423,12 +511,14 @@ class FastDeberta:
     def _encode_group(self, run: _Run, inputs: tuple[Array, ...], rows: slice) -> None:
         """The whole encoder for the sequences `rows`, in one thread."""
         every = slice(None)
-        h = self._embeddings(*(x[rows, :] if x.shape[0] > 1 else x for x in inputs))  # [H, T]
+        embedded = h = self._embeddings(*(x[rows, :] if x.shape[0] > 1 else x for x in inputs))  # [H, T]
         self._publish(run, run.hidden, 0, h, rows, every)
         heads = slice(0, self.config.num_attention_heads)
+        token_mask = None if run.token_mask is None else self.xp.reshape(run.token_mask[rows, :], (-1,))
         for index in range(self.config.num_hidden_layers):
-            qkv = _matmul(self._layer(index)["attention"]["self"]["in_proj"]["weight"], h)  # [3H, T]
-            h = self._dense(self._attention(qkv, run, rows, heads, index), h, index)
+            h = self._dense(self._attention(*self._qkv(h, index, heads), run, rows, heads, index), h, index)
+            if self._has_post_layer(index):
+                self._post_layer(index, embedded, h, slice(0, h.shape[1]), run.length, token_mask)
             self._publish(run, run.hidden, index + 1, h, rows, every)
         self._publish(run, [run.last], 0, h, rows, every)
 
@@ -443,11 +533,10 @@ class FastDeberta:
             for index in range(c.num_hidden_layers):
                 p = self._layer(index)
                 h, out = shards.hidden[index % 2], shards.hidden[(index + 1) % 2]
-                # attention with this shard's heads: their rows of in_proj, their columns of the output dense
-                in_proj = p["attention"]["self"]["in_proj"]["weight"][
-                    3 * d * heads.start : 3 * d * heads.stop, :
-                ]
-                context = self._attention(_matmul(in_proj, h), run, every, heads, index)  # [d * heads, T]
+                # attention with this shard's heads: their rows of the projections, their columns of the output dense
+                context = self._attention(
+                    *self._qkv(h, index, heads), run, every, heads, index
+                )  # [d * heads, T]
                 attention_out = p["attention"]["output"]
                 dense = attention_out["dense"]["weight"][:, d * heads.start : d * heads.stop]
                 _matmul(dense, context, out=shards.partial[shard])  # [H, T]
@@ -468,6 +557,13 @@ class FastDeberta:
                 o += shards.residual[:, tokens]
                 out[:, tokens] = layer_norm_(o, p["output"]["LayerNorm"], c.layer_norm_eps)
                 shards.meet()
+                if self._has_post_layer(index):  # on whole sequences: this shard's share of them
+                    rows = self._split(run.batch, shards.count)[shard]
+                    columns = slice(rows.start * run.length, rows.stop * run.length)
+                    flat_mask = None if run.token_mask is None else self.xp.reshape(run.token_mask, (-1,))
+                    # layer 0's input (the embeddings) is still in shards.hidden[0]: layer 1 writes it after this
+                    self._post_layer(index, shards.hidden[0], out, columns, run.length, flat_mask)
+                    shards.meet()
                 self._publish(run, run.hidden, index + 1, out, every, tokens)
             self._publish(run, [run.last], 0, shards.hidden[c.num_hidden_layers % 2], every, tokens)
         except BaseException:
@@ -520,53 +616,49 @@ class FastDeberta:
             layer_norm_(o, p["output"]["LayerNorm"], eps)
         return out
 
-    def _activate(self, f: Array, bias: Array) -> Array:
-        """hidden_act(f + bias) for the intermediate layer's output f [I, m] (f is ours: written in place)."""
-        name, xp = self.config.hidden_act, self.xp
+    def _activate(self, f: Array, bias: Array | None, name: str | None = None) -> Array:
+        """act(f + bias), act = hidden_act unless named, for f [D, m] (f is ours: written in place)."""
+        name, xp = name or self.config.hidden_act, self.xp
         exact_gelu = name in ("gelu", "gelu_python")
         if exact_gelu and self.tricks.fast_gelu and shim.is_numpy(xp) and self.dtype == xp.float32:
             return gelu_(f, bias)  # trick 6
-        f += _column(bias)
+        if bias is not None:
+            f += _column(bias)
         return model.ACTIVATIONS[name](f)
 
     # ------------------------------------------------------------------------------------------------------------
     # Attention
     # ------------------------------------------------------------------------------------------------------------
 
-    def _attention(self, qkv: Array, run: _Run, rows: slice, heads: slice, index: int) -> Array:
-        """model.disentangled_self_attention for the sequences `rows` and the heads `heads`.
+    def _attention(
+        self, q: Array, k: Array, v: Array, run: _Run, rows: slice, heads: slice, index: int
+    ) -> Array:
+        """The readable disentangled_self_attention for the sequences `rows` and the heads `heads`.
 
-        qkv [3 d h, T]: those heads' rows of the in_proj output -> their context [d h, T] (probabilities into
+        q, k, v [m, d, T] from _qkv (q divided by the scale) -> their context [d m, T] (probabilities into
         run.attentions)."""
         xp, c = self.xp, self.config
         p = self._layer(index)["attention"]["self"]
-        d, length = c.head_dim, run.length
-        m, tokens = heads.stop - heads.start, qkv.shape[1]
-        # in_proj's rows are interleaved per head (q, k, v of head 0, then of head 1...): [m, 3, d, T] views.
-        qkv = xp.reshape(qkv, (m, 3, d, tokens))
-        q, k, v = qkv[:, 0, :, :], qkv[:, 1, :, :], qkv[:, 2, :, :]  # [m, d, T] each
-        q += xp.reshape(p["q_bias"], (-1, d, 1))[heads, ...]
-        q /= self.scale
-        v += xp.reshape(p["v_bias"], (-1, d, 1))[heads, ...]
-        pos_key, pos_query = self._position_terms(index, length)
-        context = xp.empty((m, d, tokens // length, length), dtype=qkv.dtype)
+        d, length, window = c.head_dim, run.length, run.window
+        m, tokens = heads.stop - heads.start, q.shape[-1]
+        pos_key, pos_query = self._position_terms(index, window)
+        context = xp.empty((m, d, tokens // length, length), dtype=q.dtype)
         probs_all = run.attentions[index][rows, heads, ...] if run.attentions else None  # [b, m, L, L]
         mask = None if run.mask is None else run.mask[rows, ...]
-        flat = self._flat_indices(length) if self._gather_mode(length) == "flat" else None
 
         def per_sequence(x: Array) -> Array:  # [h, d, b*L] -> [b, h, d, L]
             return xp.permute_dims(xp.reshape(x, (x.shape[0], d, -1, length)), (2, 0, 1, 3))
 
-        for block_rows, block_heads in self._blocks(tokens // length, length, m):
+        for block_rows, block_heads in self._blocks(tokens // length, length, m, window.hi - window.lo):
             t = slice(block_rows.start * length, block_rows.stop * length)
             q_b, k_b, v_b = q[block_heads, :, t], k[block_heads, :, t], v[block_heads, :, t]  # [h, d, b*L]
             scores = _matmul(xp.matrix_transpose(per_sequence(q_b)), per_sequence(k_b))  # [b, h, L, L]: c2c
             absolute = slice(heads.start + block_heads.start, heads.start + block_heads.stop)
             if pos_key is not None:  # c2p
-                self._add_relative(scores, q_b, pos_key[absolute, ...], length, flat, transpose=False)
+                self._add_relative(scores, q_b, pos_key[absolute, ...], length, window, transpose=False)
             if pos_query is not None:  # p2c
-                self._add_relative(scores, k_b, pos_query[absolute, ...], length, flat, transpose=True)
-            if c.talking_head:  # blocks then hold every head
+                self._add_relative(scores, k_b, pos_query[absolute, ...], length, window, transpose=True)
+            if self.talking_head:  # blocks then hold every head
                 scores = model.talking_heads(scores, p["head_logits_proj"])
             block_mask = None if mask is None else mask[block_rows, ...]
             if block_mask is not None:
@@ -574,7 +666,7 @@ class FastDeberta:
             probs = softmax_(scores)
             if block_mask is not None and c.zero_fully_masked_rows:
                 probs = _fill_where_not_(probs, block_mask, 0.0)
-            if c.talking_head:
+            if self.talking_head:
                 probs = model.talking_heads(probs, p["head_weights_proj"])
             # context^T = v^T @ probs^T, written straight into the [h, d, b, L] = [d h, T] context
             out = xp.permute_dims(context[block_heads, :, block_rows, :], (2, 0, 1, 3))  # [b, h, d, L]
@@ -583,16 +675,14 @@ class FastDeberta:
                 probs_all[block_rows, block_heads, ...] = probs
         return xp.reshape(context, (m * d, tokens))
 
-    def _blocks(self, batch: int, length: int, heads: int) -> list[tuple[slice, slice]]:
+    def _blocks(self, batch: int, length: int, heads: int, width: int) -> list[tuple[slice, slice]]:
         """(batch rows, heads) blocks whose scores and one position term fit in tricks.block_bytes (trick 3).
 
-        Rows before heads: the block's c2p and p2c are one product per head over all its rows' tokens, which
-        BLAS runs faster the more tokens it has."""
-        c = self.config
-        span = min(length, c.max_relative)
-        per_head = length * (length + 2 * span) * self.xp.finfo(self.dtype).bits // 8  # scores + one term
+        width: the rows of the relative table in use. Rows before heads: the block's c2p and p2c are one product
+        per head over all its rows' tokens, which BLAS runs faster the more tokens it has."""
+        per_head = length * (length + width) * self.xp.finfo(self.dtype).bits // 8  # scores + one term
         budget = self.tricks.block_bytes or batch * heads * per_head
-        if c.talking_head:  # heads are mixed: every block holds them all
+        if self.talking_head:  # heads are mixed: every block holds them all
             rows, width = max(1, min(batch, budget // (per_head * heads))), heads
         else:
             rows = max(1, min(batch, budget // per_head))
@@ -603,42 +693,82 @@ class FastDeberta:
             for h in range(0, heads, width)
         ]
 
-    def _position_terms(self, index: int, length: int) -> tuple[Array | None, Array | None]:
-        """pos_key and pos_query [n, K, d] for this length (rows P-S .. P+S-1 of the relative table)."""
-        c = self.config
-        if not c.relative_attention:
+    def _position_terms(self, index: int, window: _Window) -> tuple[Array | None, Array | None]:
+        """pos_key and pos_query / scale [n, K, d] for the rows window.lo .. window.hi-1 of the relative table."""
+        if not self.config.relative_attention:
             return None, None
-        span = min(length, c.max_relative)
-        window = slice(c.max_relative - span, c.max_relative + span)
+        rows = slice(window.lo, window.hi)
         if self.positions:  # trick 1
             key, query = self.positions[index]
-            return (None if key is None else key[:, window, :]), (
-                None if query is None else query[:, window, :]
-            )
-        table = self.p["encoder"]["rel_embeddings"]["weight"][window, :]
-        return self._project(table, self._layer(index)["attention"]["self"])
+            return (None if key is None else key[:, rows, :]), (None if query is None else query[:, rows, :])
+        return self._project(self._relative_table(rows), self._layer(index)["attention"]["self"])
 
     def _gather_mode(self, length: int) -> str:
-        """ "strided" (trick 2: NumPy, nothing clipped), "flat" (cached flat indices) or "readable"."""
+        """ "strided" (trick 2: NumPy, rel = i - j, nothing clipped), "flat" (cached flat indices) or "readable"."""
         if self.tricks.gather == "readable":
             return "readable"
-        if self.tricks.gather == "auto" and length <= self.config.max_relative and shim.is_numpy(self.xp):
+        if (
+            self.tricks.gather == "auto"
+            and length <= self.span
+            and shim.is_numpy(self.xp)
+            and self._plain_distances(length)
+        ):
             return "strided"
         return "flat"
 
+    def _window(self, length: int) -> _Window:
+        """How this length reads the relative table (flat windows LRU-cached per length, `max_lengths` of them).
+
+        Built by the calling thread before the workers start; the lock is for callers in several threads."""
+        mode = self._gather_mode(length)
+        if mode == "strided":  # c2p[i, j] reads row C + i - j: rows C-L+1 .. C+L-1, in a window of 2L
+            return _Window(mode, self.span - length, self.span + length)
+        if mode == "readable":  # the readable modules compute their indices in every call: so does this mode
+            c2p, p2c, lo, hi = self._relative_indices(length)
+            return _Window(mode, lo, hi, index=(c2p, p2c))
+        with self._lock:
+            if length in self._indices:
+                self._indices.move_to_end(length)
+                return self._indices[length]
+            xp = self.xp
+            c2p, p2c, lo, hi = self._relative_indices(length)
+            rows = xp.arange(length, dtype=xp.int64)
+            width = hi - lo
+            flat = (
+                xp.reshape(rows[:, None] * width + c2p, (-1,)),  # c2p[i, j] = r[i, c2p_index[i, j]]
+                xp.reshape(
+                    rows[None, :] * width + xp.matrix_transpose(p2c), (-1,)
+                ),  # p2c^T: r[j, p2c_index[j, i]]
+            )
+            window = self._indices[length] = _Window(mode, lo, hi, flat=flat)
+            while len(self._indices) > self.max_lengths:
+                self._indices.popitem(last=False)  # the least recently used length
+            return window
+
+    def _relative_indices(self, length: int) -> tuple[Array, Array, int, int]:
+        """The readable modules' c2p and p2c indices [L, L] (clip(+-rel + C, 0, 2C - 1)), shifted to the rows
+        lo .. hi-1 they read, and lo, hi. (v1 projects only the rows C-S .. C+S-1, which hold them all.)"""
+        xp, span = self.xp, self.span
+        rel = self._relative_positions(length)  # [L, L]
+        c2p = xp.clip(rel + span, 0, 2 * span - 1)
+        p2c = xp.clip(-rel + span, 0, 2 * span - 1)
+        lo = min(int(xp.min(c2p)), int(xp.min(p2c)))
+        hi = max(int(xp.max(c2p)), int(xp.max(p2c))) + 1
+        return c2p - lo, p2c - lo, lo, hi
+
     def _add_relative(
-        self, scores: Array, x: Array, table: Array, length: int, flat: Any, transpose: bool
+        self, scores: Array, x: Array, table: Array, length: int, window: _Window, transpose: bool
     ) -> None:
         """scores [b, h, L, L] += c2p (x: queries, table: pos_key) or += p2c^T (x: keys, table: pos_query).
 
         x [h, d, b*L] and table [h, K, d]: the block's heads. One product per head for all the block's tokens;
-        or, unclipped and long (trick 2b), one per band of rows: the rows a..b-1 of c2p only read the columns
-        a+1 .. b+L-1 of the table (those of p2c, L-b+1 .. 2L-1-a), so each band multiplies only those:
+        or, strided and long (trick 2b), one per band of rows: the rows a..b-1 of c2p only read the columns
+        a+1 .. b+L-1 of the window (those of p2c, L-b+1 .. 2L-1-a), so each band multiplies only those:
         (L + band) / 2L of the work."""
         xp, band = self.xp, self.tricks.band
-        if not (band and self._gather_mode(length) == "strided" and length >= 2 * band):
+        if not (band and window.mode == "strided" and length >= 2 * band):
             r = _matmul(xp.matrix_transpose(x), xp.matrix_transpose(table))  # [h, b*L, K]
-            scores += self._gather(r, length, flat, transpose)
+            scores += self._gather(r, length, window, transpose)
             return
         heads, d = x.shape[0], x.shape[1]
         rows = xp.permute_dims(xp.reshape(x, (heads, d, -1, length)), (2, 0, 3, 1))  # [b, h, L, d]
@@ -652,45 +782,20 @@ class FastDeberta:
             else:
                 scores[:, :, start:stop, :] += _skew(r, False, start=length - 1, length=length)
 
-    def _gather(self, r: Array, length: int, flat: tuple[Array, Array] | None, transpose: bool) -> Array:
-        """c2p [b, h, L, L] (or the transposed p2c) from r [h, b*L, K]: r[i, S + clip(i - j)] (or r[j, ...])."""
-        xp, c = self.xp, self.config
-        span = min(length, c.max_relative)
+    def _gather(self, r: Array, length: int, window: _Window, transpose: bool) -> Array:
+        """c2p [b, h, L, L] (or the transposed p2c) from r [h, b*L, K], K = window.hi - window.lo."""
+        xp = self.xp
         heads, width = r.shape[0], r.shape[-1]
         r = xp.reshape(r, (heads, -1, length, width))  # [h, b, L, K]
-        mode = self._gather_mode(length)
-        if mode == "flat":
+        if window.mode == "flat":
             taken = xp.take(
-                xp.reshape(r, (heads, -1, length * width)), flat[transpose], axis=-1
+                xp.reshape(r, (heads, -1, length * width)), window.flat[transpose], axis=-1
             )  # [h, b, L*L]
             term = xp.reshape(taken, (heads, -1, length, length))
-        elif mode == "readable":
-            rel = model.relative_positions(length, xp)
+        elif window.mode == "readable":
+            term = shim.take_along_last(r, window.index[transpose])
             if transpose:
-                term = xp.matrix_transpose(shim.take_along_last(r, xp.clip(-rel + span, 0, 2 * span - 1)))
-            else:
-                term = shim.take_along_last(r, xp.clip(rel + span, 0, 2 * span - 1))
+                term = xp.matrix_transpose(term)
         else:
             term = _skew(r, transpose)
         return xp.permute_dims(term, (1, 0, 2, 3))  # [b, h, L, L]
-
-    def _flat_indices(self, length: int) -> tuple[Array, Array]:
-        """Flat positions in [L, K] of the c2p and transposed p2c gathers, [L*L] each, LRU-cached per length.
-
-        Filled by the calling thread before the workers start; the lock is for callers in several threads."""
-        with self._lock:
-            if length in self._indices:
-                self._indices.move_to_end(length)
-                return self._indices[length]
-            xp = self.xp
-            span = min(length, self.config.max_relative)
-            width = 2 * span  # K
-            rel = model.relative_positions(length, xp)  # [L, L]: i - j
-            index = xp.clip(rel + span, 0, width - 1)  # [L, L]: c2p index of (i, j), = p2c index of (j, i)
-            rows = xp.arange(length, dtype=xp.int64)
-            c2p = xp.reshape(rows[:, None] * width + index, (-1,))  # r[i, index[i, j]]
-            p2c = xp.reshape(rows[None, :] * width + index, (-1,))  # r[j, index[i, j]]
-            self._indices[length] = (c2p, p2c)
-            while len(self._indices) > self.max_lengths:
-                self._indices.popitem(last=False)  # the least recently used length
-            return c2p, p2c
