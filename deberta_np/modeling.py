@@ -21,6 +21,7 @@ from .config import DebertaConfig, DebertaV2Config
 from .errors import ConfigError, InputError
 from .fast import FastDeberta
 from .fast import supports as fast_supports
+from .fast_v2 import FastDebertaV2
 from .weights import find_checkpoint_files, read_state_dict
 
 Array = Any
@@ -104,8 +105,8 @@ class DebertaPreTrainedModel:
     ) -> None:
         """Build from a config and a state dict (names as in any checkpoint; checked strictly, cast to dtype).
 
-        fast: run the encoder through deberta_np.fast (load-time caches, tested equal to model.py); False runs
-        the readable model.py itself.
+        fast: run the encoder through deberta_np.fast / fast_v2 (load-time caches, tested equal to the spec) in
+        float32 and float64; False runs the readable spec itself (model.py, or model_v2.py for v2/v3).
         """
         if not isinstance(config, self.config_class):
             raise ConfigError(
@@ -307,11 +308,12 @@ class DebertaPreTrainedModel:
         )
 
     def _fast_path(self) -> FastDeberta | None:
-        """The fast encoder (built once), or None where it does not apply (v2/v3, float16): model.py runs."""
-        if self.spec is not model or not fast_supports(self.config, self.dtype):
+        """The fast encoder (built once), or None where it does not apply (float16): the readable spec runs."""
+        if not fast_supports(self.config, self.dtype):
             return None
         if self._fast_encoder is None:
-            self._fast_encoder = FastDeberta(self.params[PREFIX[:-1]], self.config)
+            encoder = FastDebertaV2 if self.spec is model_v2 else FastDeberta
+            self._fast_encoder = encoder(self.params[PREFIX[:-1]], self.config)
         return self._fast_encoder
 
     def __repr__(self) -> str:

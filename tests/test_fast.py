@@ -265,11 +265,16 @@ def test_position_cache_is_built_at_load() -> None:
     assert np.allclose(query, model.split_heads(model.linear(rel, p["pos_q_proj"]), n) / scale, atol=1e-6)
 
 
-def test_float16_and_v2_stay_on_model_py() -> None:
+def test_float16_stays_on_model_py_and_v2_gets_its_own_class() -> None:
     assert DebertaModel.from_pretrained(GOLDEN / "base-c2p-p2c", dtype="float16")._fast_path() is None
     assert V2_CASES
-    for name in V2_CASES:
-        assert DebertaV2Model.from_pretrained(GOLDEN / name)._fast_path() is None
+    for name in V2_CASES:  # tests/test_fast_v2.py tests it
+        assert type(DebertaV2Model.from_pretrained(GOLDEN / name)._fast_path()).__name__ == "FastDebertaV2"
+    v2 = DebertaV2Model.from_pretrained(GOLDEN / V2_CASES[0], fast=False)
+    v1_class = fast.FastDeberta(v2.params[PREFIX[:-1]], v2.config)  # not its model: it runs the readable one
+    assert not v1_class.enabled
+    args = v2.prepare_inputs([[5, 6, 7]], None, None, None)
+    assert np.array_equal(v1_class(*args)[0], v2.encode([[5, 6, 7]])[0])
 
 
 def test_gather_index_cache_is_bounded_and_lru() -> None:
