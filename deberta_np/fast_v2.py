@@ -46,19 +46,6 @@ class FastDebertaV2(FastDeberta):
     talking_heads = False
     config: DebertaV2Config
 
-    def _span(self) -> int:
-        return self.config.position_span
-
-    def _relative_table(self, rows: slice) -> Array:
-        """model_v2.relative_embeddings, for the rows `rows` (its LayerNorm acts row by row)."""
-        table = self.p["encoder"]["rel_embeddings"]["weight"][rows, :]
-        if "layer_norm" in self.config.norm_rel_ebd:
-            table = model.layer_norm(table, self.p["encoder"]["LayerNorm"], self.config.layer_norm_eps)
-        return table
-
-    def _relative_positions(self, length: int) -> Array:
-        return model_v2.relative_positions(length, self.config, self.xp)
-
     def __init__(self, p: Params, config: DebertaV2Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(p, config, *args, **kwargs)
         # The largest distance that the log buckets keep unchanged (every one without buckets), from the spec's own
@@ -71,6 +58,19 @@ class FastDebertaV2(FastDeberta):
             moved = moved != distances
             if bool(xp.any(moved)):
                 self.plain_up_to = int(xp.argmax(xp.astype(moved, xp.int64))) - 1
+
+    def _span(self) -> int:
+        return self.config.position_span
+
+    def _relative_table(self, rows: slice) -> Array:
+        """model_v2.relative_embeddings, for the rows `rows` (its LayerNorm acts row by row)."""
+        table = self.p["encoder"]["rel_embeddings"]["weight"][rows, :]
+        if "layer_norm" in self.config.norm_rel_ebd:
+            table = model.layer_norm(table, self.p["encoder"]["LayerNorm"], self.config.layer_norm_eps)
+        return table
+
+    def _relative_positions(self, length: int) -> Array:
+        return model_v2.relative_positions(length, self.config, self.xp)
 
     def _plain_distances(self, length: int) -> bool:
         return length - 1 <= self.plain_up_to
