@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPES = "1x16,1x128,8x128,32x128,1x512"
+GPU_SHAPES = "1x128,32x128,128x128,8x512"
 BASE = {  # deberta-base's shape (microsoft/deberta-base config.json), random weights
     "vocab_size": 50265,
     "hidden_size": 768,
@@ -126,8 +126,12 @@ def set_threads(contender: str, threads: int, numpy_threads: str) -> None:
     os.environ["DEBERTA_NP_THREADS"] = str(threads if contender == "deberta_np" and blas == 1 else 1)
 
 
-def load_contender(contender: str, model: str, checkpoint: Path, threads: int) -> Any:
-    """A function (ids, mask) -> last hidden state, for the contender."""
+def load_contender(
+    contender: str, model: str, checkpoint: Path, threads: int, device: str = "cpu", dtype: str = "float32"
+) -> Any:
+    """A function (ids, mask) -> last hidden state, for the contender. On "cuda" it returns once the GPU has
+    finished (the output stays on the GPU); the host's int64 inputs are copied over inside the call, for every
+    contender alike."""
     import numpy as np
 
     class_name = MODELS[model][1]
@@ -135,20 +139,34 @@ def load_contender(contender: str, model: str, checkpoint: Path, threads: int) -
         sys.path.insert(0, str(REPO))
         import deberta_np
 
-        ours = getattr(deberta_np, class_name).from_pretrained(checkpoint)
-        return lambda ids, mask: ours(ids, attention_mask=mask).last_hidden_state
+        ours = getattr(deberta_np, class_name).from_pretrained(checkpoint, device=device, dtype=dtype)
+        if device == "cpu":
+            return lambda ids, mask: ours(ids, attention_mask=mask).last_hidden_state
+        import cupy
+
+        def run_cupy(ids: np.ndarray, mask: np.ndarray) -> Any:
+            out = ours(cupy.asarray(ids), attention_mask=cupy.asarray(mask)).last_hidden_state
+            cupy.cuda.get_current_stream().synchronize()
+            return out
+
+        return run_cupy
     if contender == "transformers":
         import torch
         import transformers
 
         torch.set_num_threads(threads)
         hf = getattr(transformers, class_name).from_pretrained(checkpoint).eval()
+        hf = hf.to(device=device, dtype=getattr(torch, dtype))
 
-        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        def run(ids: np.ndarray, mask: np.ndarray) -> Any:
             with torch.inference_mode():
-                return hf(
-                    torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)
-                ).last_hidden_state.numpy()
+                out = hf(
+                    torch.from_numpy(ids).to(device), attention_mask=torch.from_numpy(mask).to(device)
+                ).last_hidden_state
+            if device == "cpu":
+                return out.numpy()
+            torch.cuda.synchronize()
+            return out
 
         run.module = hf  # type: ignore[attr-defined]
         return run
@@ -171,9 +189,9 @@ def inputs(model: str, batch: int, length: int) -> tuple[Any, Any]:
     return ids.astype(np.int64), np.ones((batch, length), dtype=np.int64)
 
 
-def worker(contender: str, model: str, checkpoint: Path, threads: int) -> None:
-    """Serve commands from stdin: {"run": [B, L]} -> {"seconds": t}; {"flops": [B, L]}; {"rss": true}."""
-    forward = load_contender(contender, model, checkpoint, threads)
+def worker(contender: str, model: str, checkpoint: Path, threads: int, device: str, dtype: str) -> None:
+    """Serve commands from stdin: {"run": [B, L]} -> {"seconds": t}; {"flops": [B, L]}."""
+    forward = load_contender(contender, model, checkpoint, threads, device, dtype)
     cache: dict[tuple[int, int], Any] = {}
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
@@ -188,13 +206,11 @@ def worker(contender: str, model: str, checkpoint: Path, threads: int) -> None:
             import torch
             from torch.utils.flop_counter import FlopCounterMode
 
-            ids, mask = (torch.from_numpy(a) for a in inputs(model, *command["flops"]))
+            ids, mask = (torch.from_numpy(a).to(device) for a in inputs(model, *command["flops"]))
             with FlopCounterMode(display=False) as counter:  # grad mode on: its module tracker needs it
                 forward.module(ids, attention_mask=mask)
             reply = {"flops": int(counter.get_total_flops()), "by_op": {str(k): int(v) for k, v in
                      counter.get_flop_counts().get("Global", {}).items()}}  # fmt: skip
-        else:
-            reply = {"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
         print(json.dumps(reply), flush=True)
 
 
@@ -208,6 +224,10 @@ class Worker:
             str(args.workdir),
             "--model",
             args.model,
+            "--device",
+            args.device,
+            "--dtype",
+            args.dtype,
         ]
         self.contender = contender
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -286,17 +306,28 @@ def thread_env(contender: str, threads: int, numpy_threads: str) -> dict[str, st
     return env
 
 
-def peak_rss(contender: str, shape: tuple[int, int], args: argparse.Namespace, checkpoint: Path) -> float:
+def peak_memory(contender: str, shape: tuple[int, int], args: argparse.Namespace, checkpoint: Path) -> float:
+    """MiB after loading and two forwards, in a fresh process: on the CPU its peak RSS; on "cuda" the GPU memory
+    its allocator holds (PyTorch's peak reserved bytes, CuPy's memory pool, which keeps what it allocated)."""
     code = f"""
 import json, resource
 from benchmarks.forward import inputs, load_contender
 from pathlib import Path
-forward = load_contender({contender!r}, {args.model!r}, Path({str(checkpoint)!r}), {args.threads})
+forward = load_contender({contender!r}, {args.model!r}, Path({str(checkpoint)!r}), {args.threads},
+                         {args.device!r}, {args.dtype!r})
 ids, mask = inputs({args.model!r}, *{shape!r})
 forward(ids, mask); forward(ids, mask)
-print(json.dumps({{"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+if {args.device!r} == "cpu":
+    used = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+elif {contender!r} == "deberta_np":
+    import cupy
+    used = cupy.get_default_memory_pool().total_bytes()
+else:
+    import torch
+    used = torch.cuda.max_memory_reserved()
+print(json.dumps({{"mib": used / 2**20}}))
 """
-    return fresh(code, thread_env(contender, args.threads, args.numpy_threads))["rss_mib"]
+    return fresh(code, thread_env(contender, args.threads, args.numpy_threads))["mib"]
 
 
 IMPORTS = {
@@ -315,9 +346,11 @@ print(json.dumps({{"seconds": time.perf_counter() - started}}))
     return fresh(code, {})["seconds"]
 
 
-LOADS = {
-    "deberta_np": "from deberta_np import {model_class} as Model\nload = lambda: Model.from_pretrained(path)",
-    "transformers": "from transformers import {model_class} as Model\nload = lambda: Model.from_pretrained(path)",
+LOADS = {  # on "cuda" the weights end on the GPU in the dtype asked for
+    "deberta_np": "from deberta_np import {model_class} as Model\n"
+    "load = lambda: Model.from_pretrained(path, device={device!r}, dtype={dtype!r})",
+    "transformers": "import torch\nfrom transformers import {model_class} as Model\n"
+    "load = lambda: Model.from_pretrained(path).to({device!r}, getattr(torch, {dtype!r}))",
 }
 
 
@@ -326,7 +359,7 @@ def load_seconds(contender: str, checkpoint: Path, args: argparse.Namespace, rep
     code = f"""
 import json, time
 path = {str(checkpoint)!r}
-{LOADS[contender].format(model_class=MODELS[args.model][1])}
+{LOADS[contender].format(model_class=MODELS[args.model][1], device=args.device, dtype=args.dtype)}
 load()  # the first load also finishes lazy imports
 times = []
 for _ in range({repeats}):
@@ -336,27 +369,38 @@ print(json.dumps({{"seconds": sorted(times)[len(times) // 2]}}))
     return fresh(code, thread_env(contender, args.threads, args.numpy_threads))["seconds"]
 
 
-def gemm_peak(library: str, threads: int, attempts: int = 3) -> float:
-    """Achieved GFLOP/s of a large float32 matrix product with `threads` threads: the best of 10 products in
-    each of `attempts` fresh processes (a peak: the best run is the one least disturbed)."""
-    return max(gemm_once(library, threads) for _ in range(attempts))
+def gemm_peak(
+    library: str, threads: int, device: str = "cpu", dtype: str = "float32", attempts: int = 3
+) -> float:
+    """Achieved GFLOP/s of a large matrix product with `threads` threads (CPU) or on the GPU: the best of 10
+    products in each of `attempts` fresh processes (a peak: the best run is the one least disturbed)."""
+    return max(gemm_once(library, threads, device, dtype) for _ in range(attempts))
 
 
-def gemm_once(library: str, threads: int) -> float:
+def gemm_once(library: str, threads: int, device: str, dtype: str) -> float:
+    n = 2048 if device == "cpu" else 8192
     code = f"""
 import json, time
 import numpy as np
-a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+a = np.random.default_rng(0).random(({n}, {n}), dtype=np.float32).astype({dtype!r})
+sync = lambda: None
 if {library!r} == "torch":
     import torch
     torch.set_num_threads({threads})
-    a = torch.from_numpy(a)
+    a = torch.from_numpy(a).to({device!r})
     product = lambda: torch.mm(a, a)
+    if {device!r} == "cuda":
+        sync = torch.cuda.synchronize
+elif {device!r} == "cuda":
+    import cupy
+    a = cupy.asarray(a)
+    product = lambda: a @ a
+    sync = cupy.cuda.get_current_stream().synchronize
 else:
     product = lambda: a @ a
-product()
-best = min((lambda s: (product(), time.perf_counter() - s)[1])(time.perf_counter()) for _ in range(10))
-print(json.dumps({{"gflops": 2 * 2048**3 / best / 1e9}}))
+product(); sync()
+best = min((lambda s: (product(), sync(), time.perf_counter() - s)[2])(time.perf_counter()) for _ in range(10))
+print(json.dumps({{"gflops": 2 * {n}**3 / best / 1e9}}))
 """
     env = {
         "OPENBLAS_NUM_THREADS": str(threads),
@@ -440,6 +484,11 @@ print(json.dumps({{"max_diff": worst}}))
 # ================================================================================================================
 
 
+def gpu_name() -> str:
+    code = "import json, torch; print(json.dumps({'name': torch.cuda.get_device_name(0)}))"
+    return fresh(code, {})["name"]
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -471,7 +520,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/deberta_np_bench"))
     parser.add_argument("--model", choices=tuple(MODELS), default="deberta-base")
-    parser.add_argument("--shapes", default=SHAPES, help=f"BxL,... (default {SHAPES})")
+    parser.add_argument("--shapes", help=f"BxL,... (default {SHAPES}; on cuda {GPU_SHAPES})")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--dtype", choices=("float32", "float16"), default="float32", help="float16: cuda only"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--numpy-threads", choices=("workers", "blas"), default="workers")
     parser.add_argument("--repeats", type=int, default=10)
@@ -498,16 +551,20 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = checkpoint_path(args.workdir, args.model)
     if args.worker:
         set_threads(args.worker, args.threads, args.numpy_threads)
-        worker(args.worker, args.model, checkpoint, args.threads)
+        worker(args.worker, args.model, checkpoint, args.threads, args.device, args.dtype)
         return 0
+    if args.dtype == "float16" and args.device == "cpu":
+        parser.error("--dtype float16 needs --device cuda (PyTorch's CPU float16 is no reference for speed)")
     if args.quick:
         args.shapes, args.repeats, args.warmup, args.no_onnx = "1x16,1x128", 3, 1, True
+    args.shapes = args.shapes or (SHAPES if args.device == "cpu" else GPU_SHAPES)
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     args.workdir.mkdir(parents=True, exist_ok=True)
     checkpoint = build_checkpoint(args.workdir, args.model)
 
     print(f"# deberta_np forward benchmark: {args.model}\n\nmachine: {machine()}; {versions()}")
     print(f"model: random {args.model}-shaped checkpoint, {json.dumps(MODELS[args.model][0])}")
+    print(f"device: {gpu_name() if args.device == 'cuda' else 'cpu'}, {args.dtype}")
     print(f"load average before: {os.getloadavg()}")
     threads = args.threads
     print(
@@ -520,18 +577,22 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     contenders = ["deberta_np", "transformers"]
-    if not args.no_onnx:
+    if not args.no_onnx and args.device == "cpu":
         why_not = export_onnx(args.model, checkpoint)
         if why_not is None:
             contenders.append("onnxruntime")
         else:
             print(f"ONNX Runtime skipped: {why_not}")
 
-    # The machine's float32 GEMM peak, measured now, with the same thread count.
-    peaks = {"numpy (OpenBLAS)": gemm_peak("numpy", threads), "torch (MKL)": gemm_peak("torch", threads)}
+    # The machine's GEMM peak in this dtype, measured now, with the same thread count (CPU) or on the GPU.
+    if args.device == "cpu":
+        labels, size = {"numpy (OpenBLAS)": "numpy", "torch (MKL)": "torch"}, 2048
+    else:
+        labels, size = {"cupy (cuBLAS)": "numpy", "torch (cuBLAS)": "torch"}, 8192
+    peaks = {name: gemm_peak(library, threads, args.device, args.dtype) for name, library in labels.items()}
     peak = max(peaks.values())
     print(
-        "\nfloat32 GEMM peak (2048^3, best of 3 x 10): "
+        f"\n{args.dtype} GEMM peak ({size}^3, best of 3 x 10): "
         + ", ".join(f"{name} {value:.0f} GFLOP/s" for name, value in peaks.items())
     )
 
@@ -591,13 +652,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_rss:
         for shape in shapes:
             for name in contenders:
-                rss[(name, shape)] = peak_rss(name, shape, args, checkpoint)
+                rss[(name, shape)] = peak_memory(name, shape, args, checkpoint)
 
+    where = f"{threads} threads" if args.device == "cpu" else "cuda"
     print(
-        f"\n## Forward pass, float32, {threads} threads, median of {args.repeats} (after {args.warmup} warm-up)\n"
+        f"\n## Forward pass, {args.dtype}, {where}, median of {args.repeats} (after {args.warmup} warm-up)\n"
     )
+    memory_column = "peak RSS MiB" if args.device == "cpu" else "GPU memory MiB"
     print(
-        "| shape | contender | ms / batch | tokens / s | vs PyTorch | peak RSS MiB | GFLOP/s | % of GEMM peak "
+        f"| shape | contender | ms / batch | tokens / s | vs PyTorch | {memory_column} | GFLOP/s | % of GEMM peak "
         "| runs kept |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
