@@ -327,10 +327,10 @@ def check_cases(tok: Any, tok_prefix: Any, examples: list[str]) -> list[dict]:
                  len(golden["cases"]), "cases")]  # fmt: skip
 
 
-def _skipped(case: str, what: str, why: str) -> dict:
+def skipped_row(case: str, what: str, why: str, suite: str = "tokenizer") -> dict:
     """A suite that cannot run here (the shared tokenizer files are absent): SKIP, not a pass and not a failure."""
     return {
-        "suite": "tokenizer",
+        "suite": suite,
         "case": case,
         "what": what,
         "value": f"skipped: {why}",
@@ -344,7 +344,7 @@ def run_checks() -> list[dict]:
     """All tokenizer conformance checks (rows for `python -m conformance`)."""
     if not TOKENIZER_DIR.is_dir():
         return [
-            _skipped("setup", "shared deberta-v1 tokenizer files", f"{TOKENIZER_DIR.resolve()} not found")
+            skipped_row("setup", "shared deberta-v1 tokenizer files", f"{TOKENIZER_DIR.resolve()} not found")
         ]
     if not (GOLDEN_DIR / "corpus.json.gz").exists():
         return [

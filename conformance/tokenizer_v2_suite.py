@@ -37,6 +37,7 @@ from conformance.tokenizer_suite import (
     encode_canonical,
     n_rows,
     rows_detail,
+    skipped_row,
 )
 
 SUITE = "tokenizer-v2"
@@ -344,24 +345,16 @@ def check_cases(tokenizers: tuple[Any, Any], examples: list[str]) -> list[dict]:
     return rows
 
 
-def _skipped(case: str, what: str, why: str) -> dict:
-    """A suite that cannot run here (the shared tokenizer files are absent): SKIP, not a pass and not a failure."""
-    return {
-        "suite": SUITE,
-        "case": case,
-        "what": what,
-        "value": f"skipped: {why}",
-        "limit": "-",
-        "ok": True,
-        "skipped": True,
-    }
-
-
 def run_checks(corpus: bool = True) -> list[dict]:
     """All DeBERTa-v2/v3 tokenizer conformance checks (rows for `python -m conformance`)."""
     if not (TOKENIZER_DIR / "spm.model").is_file():
         return [
-            _skipped("setup", "shared deberta-v3 spm.model", f"{TOKENIZER_DIR.resolve()}/spm.model not found")
+            skipped_row(
+                "setup",
+                "shared deberta-v3 spm.model",
+                f"{TOKENIZER_DIR.resolve()}/spm.model not found",
+                SUITE,
+            )
         ]
     missing = [
         n for n in ("cases.json.gz", "hypothesis.json.gz", "corpus.json.gz") if not (GOLDEN_DIR / n).exists()

@@ -125,10 +125,10 @@ def test_public_classes_dispatch(case: str) -> None:
 
 
 def random_params(config: DebertaConfig, seed: int, dtype: type) -> dict:
-    """Random encoder parameters in model.py's nested layout (LayerNorm weights near 1)."""
+    """Random encoder parameters in the readable module's nested layout (LayerNorm weights near 1); v1 or v2."""
     rng = np.random.default_rng(seed)
     flat = {}
-    for name, shape in model.encoder_parameter_shapes(config).items():
+    for name, shape in fast.spec_of(config).encoder_parameter_shapes(config).items():
         value = rng.normal(0.0, 0.3, size=shape)
         if "LayerNorm.weight" in name:
             value = 1.0 + 0.1 * value

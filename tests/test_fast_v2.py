@@ -11,22 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deberta_np import DebertaV2Config, DebertaV2Model, fast, model_v2
-from deberta_np.checkpoint import nest
 from deberta_np.fast_v2 import FastDebertaV2
 from deberta_np.modeling import V2_MODEL_CLASSES
-from tests.test_fast import GOLDEN, V2_CASES, VARIANTS, assert_close, assert_same_encoding, golden_inputs
-
-
-def random_params(config: DebertaV2Config, seed: int, dtype: type) -> dict:
-    """Random encoder parameters in model_v2.py's nested layout (LayerNorm weights near 1)."""
-    rng = np.random.default_rng(seed)
-    flat = {}
-    for name, shape in model_v2.encoder_parameter_shapes(config).items():
-        value = rng.normal(0.0, 0.3, size=shape)
-        if "LayerNorm.weight" in name:
-            value = 1.0 + 0.1 * value
-        flat[name] = value.astype(dtype)
-    return nest(flat)
+from tests.test_fast import (
+    GOLDEN,
+    V2_CASES,
+    VARIANTS,
+    assert_close,
+    assert_same_encoding,
+    golden_inputs,
+    random_params,
+)
 
 
 def v2_config(**overrides: object) -> DebertaV2Config:
