@@ -13,13 +13,15 @@ threads:
     weight rows with a single-threaded OpenBLAS (deberta_np's default);
   * torch (MKL): the same products with torch.mm, torch.set_num_threads(N), under inference_mode;
   * transformers: DebertaModel's whole forward (the checkpoint of benchmarks/forward.py, built if absent).
-The column "bound" is transformers' forward time over numpy's products-only time: no NumPy implementation of the
-model can be faster than PyTorch by more than that, since it has to do these products and everything else too.
+The column "bound" is transformers' forward time over numpy's products-only time (the median over rounds of that
+ratio within each round, since this machine's speed drifts over minutes): no NumPy implementation of the model can
+be faster than PyTorch by more than that, since it has to do these products and everything else too.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", default=SHAPES)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/deberta_np_bench"))
     args = parser.parse_args(argv)
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
@@ -114,24 +117,33 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"# Weight products alone against PyTorch's whole forward (deberta-base, float32, {n} threads)\n")
     print("| shape | numpy products: N BLAS threads | N workers x 1 BLAS thread | torch products (MKL) | "
-          "transformers forward | bound (forward / best numpy products) | target |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          "transformers forward | bound (forward / best numpy products) | bound per round | target |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for batch, length in shapes:
         common = {"h": h, "i": i, "layers": layers, "tokens": batch * length, "repeats": args.repeats}
-        blas = fresh(PRODUCTS.format(**common, mode="blas", threads=n), env(n))["seconds"]
-        workers = fresh(PRODUCTS.format(**common, mode="workers", threads=n), env(1))["seconds"]
-        ours = min(blas, workers)
-        theirs = fresh(TORCH_PRODUCTS.format(**common, threads=n), env(n))["seconds"]
-        code = TRANSFORMERS_FORWARD.format(
+        forward = TRANSFORMERS_FORWARD.format(
             threads=n, checkpoint=checkpoint, batch=batch, length=length, repeats=args.repeats
         )
-        reference = fresh(code, env(n))["seconds"]
+        cells: dict[str, list[float]] = {"blas": [], "workers": [], "torch": [], "forward": []}
+        bounds = []
+        for _ in range(args.rounds):  # the machine's speed drifts: the cells of one round run back to back
+            cells["blas"].append(fresh(PRODUCTS.format(**common, mode="blas", threads=n), env(n))["seconds"])
+            cells["workers"].append(
+                fresh(PRODUCTS.format(**common, mode="workers", threads=n), env(1))["seconds"]
+            )
+            cells["torch"].append(fresh(TORCH_PRODUCTS.format(**common, threads=n), env(n))["seconds"])
+            cells["forward"].append(fresh(forward, env(n))["seconds"])
+            bounds.append(cells["forward"][-1] / min(cells["blas"][-1], cells["workers"][-1]))
+        blas, workers, theirs, reference = (statistics.median(cells[k]) for k in cells)
         target = TARGETS.get((batch, length))
         print(
             f"| {batch}x{length} | {blas * 1e3:.1f} ms | {workers * 1e3:.1f} ms | {theirs * 1e3:.1f} ms | "
-            f"{reference * 1e3:.1f} ms | {reference / ours:.2f}x | {f'{target:.1f}x' if target else '-'} |"
+            f"{reference * 1e3:.1f} ms | {statistics.median(bounds):.2f}x | "
+            f"{', '.join(f'{b:.2f}' for b in bounds)} | {f'{target:.1f}x' if target else '-'} |"
         )
-    print("\nmedian of", args.repeats, "after one warm-up; each cell a fresh process")
+    print(
+        f"\nmedians of {args.rounds} rounds; each cell of a round a fresh process, the median of {args.repeats} runs"
+    )
     return 0
 
 
