@@ -107,7 +107,8 @@ def bucket(distance: int, buckets: int, max_position: int) -> int:
     """The log bucket of a non-negative distance (deberta_np.model_v2.log_bucket_positions, in float32)."""
     import numpy as np
 
-    sys.path.insert(0, str(REPO))
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
     from deberta_np.model_v2 import log_bucket_positions
 
     return int(log_bucket_positions(np.asarray([distance]), buckets, max_position)[0])

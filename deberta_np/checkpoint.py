@@ -158,6 +158,20 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return _lists(root)
 
 
+def leaves(tree: Any) -> list[Any]:
+    """The arrays of a nested parameter tree (nest's dicts and lists), in no particular order."""
+    found, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        else:
+            found.append(node)
+    return found
+
+
 def _lists(node: Any) -> Any:
     if not isinstance(node, dict):
         return node

@@ -16,7 +16,7 @@ import numpy
 
 from . import model, model_v2
 from . import xp as shim
-from .checkpoint import PREFIX, canonical_names, masked_lm_head, nest, select_parameters
+from .checkpoint import PREFIX, canonical_names, leaves, masked_lm_head, nest, select_parameters
 from .config import DebertaConfig, DebertaV2Config
 from .errors import ConfigError, InputError
 from .fast import FastDeberta
@@ -174,17 +174,7 @@ class DebertaPreTrainedModel:
     # ------------------------------------------------------------------------------------------------------------
 
     def num_parameters(self) -> int:
-        total = 0
-        stack: list[Any] = [self.params]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
-            else:
-                total += int(numpy.prod(node.shape))
-        return total
+        return sum(int(numpy.prod(array.shape)) for array in leaves(self.params))
 
     def prepare_inputs(
         self,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from conformance.check import GOLDEN
 from deberta_np import DebertaConfig, DebertaModel, fast, model
 from deberta_np.batching import bucket_by_length, restore_order, run_bucketed
-from deberta_np.checkpoint import PREFIX, nest
+from deberta_np.checkpoint import PREFIX, leaves, nest
 from deberta_np.modeling import MODEL_CLASSES, DebertaV2Model
 from deberta_np.safetensors_io import read_safetensors
 
@@ -206,17 +206,8 @@ def test_parameters_are_never_written() -> None:
         max_position_embeddings=40,
     )
     p = random_params(config, 0, np.float32)
-    leaves: list[np.ndarray] = []
-    stack: list = [p]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        else:
-            node.flags.writeable = False  # a write raises
-            leaves.append(node)
+    for array in leaves(p):
+        array.flags.writeable = False  # a write raises
     ids = np.arange(14, dtype=np.int64).reshape(2, 7) % 40
     mask = np.array([[1] * 7, [1] * 4 + [0] * 3])
     for threads in (1, 2):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deberta_np import DebertaV2Config, DebertaV2Model, fast, model_v2
+from deberta_np.checkpoint import leaves
 from deberta_np.fast_v2 import FastDebertaV2
 from deberta_np.modeling import V2_MODEL_CLASSES
 from tests.test_fast import (
@@ -204,15 +205,8 @@ def test_hypothesis_configs(
 def test_parameters_are_never_written() -> None:
     config = v2_config(conv_kernel_size=3, position_buckets=4, share_att_key=True, norm_rel_ebd="layer_norm")
     p = random_params(config, 0, np.float32)
-    leaves: list = [p]
-    while leaves:
-        node = leaves.pop()
-        if isinstance(node, dict):
-            leaves.extend(node.values())
-        elif isinstance(node, list):
-            leaves.extend(node)
-        else:
-            node.flags.writeable = False  # a write raises
+    for array in leaves(p):
+        array.flags.writeable = False  # a write raises
     args = inputs(2, 7, seed=0)
     for tricks, threads in (VARIANTS["default"], (fast.Tricks(parallel="shards"), 2), (fast.OFF, 1)):
         FastDebertaV2(p, config, tricks, threads=threads)(*args, True, True)
