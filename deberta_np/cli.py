@@ -340,7 +340,7 @@ def inspect_checkpoint(model: str) -> dict[str, Any]:
         "id2label": {str(k): v for k, v in c.id2label.items()},
         "problem_type": c.problem_type,
     }
-    if isinstance(c, DebertaV2Config):
+    if v2:
         summary.update(
             position_buckets=c.position_buckets,
             norm_rel_ebd="|".join(c.norm_rel_ebd),
