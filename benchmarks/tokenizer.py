@@ -28,9 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from conformance.tokenizer_corpus import load_corpus  # noqa: E402
+from conformance.tokenizer_files import DEBERTA_V1  # noqa: E402
 from deberta_np.tokenizer import DebertaTokenizer  # noqa: E402
 
-V1 = REPO / ".." / "shared" / "tokenizers" / "deberta-v1"
+V1 = DEBERTA_V1
 BATCH = 64
 
 

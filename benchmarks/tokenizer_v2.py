@@ -31,9 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from conformance.tokenizer_corpus import load_corpus  # noqa: E402
+from conformance.tokenizer_files import DEBERTA_V3  # noqa: E402
 from deberta_np.tokenizer import DebertaV2Tokenizer  # noqa: E402
 
-V3 = REPO / ".." / "shared" / "tokenizers" / "deberta-v3"
+V3 = DEBERTA_V3
 BATCH = 64
 
 

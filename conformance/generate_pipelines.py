@@ -1,6 +1,6 @@
 """Write the pipeline goldens: transformers 4.57.6's own `pipeline(...)` outputs on the random checkpoints of
-`conformance/pipeline_models.py` (needs the `oracle` extra, ../shared/tokenizers/deberta-v1 and
-../shared/tokenizers/deberta-v3).
+`conformance/pipeline_models.py` (needs the `oracle` extra; reads data/tokenizers/deberta-v1 and
+data/tokenizers/deberta-v3).
 
     python -m conformance.generate_pipelines          # rewrites conformance/golden/pipelines/goldens.json
 
@@ -954,8 +954,8 @@ def main(argv: list[str] | None = None) -> int:
             name: {"head": MODELS[name].head, "seed": MODELS[name].seed, "sha256": digest}
             for name, digest in digests.items()
         },
-        "tokenizer": "../shared/tokenizers/deberta-v1 (vocab.json, merges.txt); v2 models: "
-        "../shared/tokenizers/deberta-v3 (spm.model) with pipeline_models.V2_TOKENIZER_CONFIG",
+        "tokenizer": "data/tokenizers/deberta-v1 (vocab.json, merges.txt); v2 models: "
+        "data/tokenizers/deberta-v3 (spm.model) with pipeline_models.V2_TOKENIZER_CONFIG",
         "v2_tokenizer": "transformers' pipelines use DebertaV2TokenizerFast; sentencepiece_ids_agree: whether "
         "sentencepiece (the slow tokenizer, deberta_np's default) gives the same ids for every tokenizer input",
         "robustness": "every case gives the same labels, tokens, spans and orderings with the model in float64",

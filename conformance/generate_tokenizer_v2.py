@@ -79,7 +79,7 @@ def _provenance() -> dict:
         "sentencepiece": sentencepiece.__version__,
         "regex": regex.__version__,
         "python": platform.python_version(),
-        "model": "shared/tokenizers/deberta-v3/spm.model (microsoft/deberta-v3-base)",
+        "model": "data/tokenizers/deberta-v3/spm.model (microsoft/deberta-v3-base)",
         "reference": "DebertaV2Tokenizer (slow: ids, tokenize, decode); DebertaV2TokenizerFast (all fields)",
     }
 

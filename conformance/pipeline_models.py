@@ -2,8 +2,8 @@
 
 Weights are never committed. Each checkpoint is a `PipelineModel` (a family, a head, a config, a seed); `build`
 writes it into a directory as `config.json` + `model.safetensors` + the family's real tokenizer files, copied from
-beside the repository: DeBERTa v1's byte-level BPE (`../shared/tokenizers/deberta-v1/`: vocab.json, merges.txt)
-or DeBERTa v2/v3's SentencePiece model (`../shared/tokenizers/deberta-v3/spm.model`, with the
+the repository's data/tokenizers: DeBERTa v1's byte-level BPE (`deberta-v1/`: vocab.json, merges.txt)
+or DeBERTa v2/v3's SentencePiece model (`deberta-v3/spm.model`, with the
 tokenizer_config.json that transformers saves for it). The generator builds them for transformers, the
 checker builds them again in a temporary directory, and both get identical bytes, because every value comes
 from exact integer arithmetic:
@@ -35,16 +35,15 @@ from typing import Any
 
 import numpy as np
 
+from conformance.tokenizer_files import DEBERTA_V1, DEBERTA_V3
 from deberta_np import model_v2
 from deberta_np.config import DebertaConfig, DebertaV2Config
 from deberta_np.model import encoder_parameter_shapes, head_parameter_shapes
 from deberta_np.safetensors_io import write_safetensors
 
-# The shared tokenizers live next to the repository, never inside it.
-TOKENIZERS = Path(__file__).resolve().parents[1].parent / "shared" / "tokenizers"
-TOKENIZER_DIR = TOKENIZERS / "deberta-v1"  # vocab.json + merges.txt
+TOKENIZER_DIR = DEBERTA_V1  # vocab.json + merges.txt
 TOKENIZER_FILES = ("vocab.json", "merges.txt")
-TOKENIZER_V2_DIR = TOKENIZERS / "deberta-v3"  # spm.model (microsoft/deberta-v3-base's)
+TOKENIZER_V2_DIR = DEBERTA_V3  # spm.model (microsoft/deberta-v3-base's)
 TOKENIZER_V2_FILES = ("spm.model",)
 FAMILIES = ("v1", "v2")
 
@@ -406,12 +405,12 @@ def config_dict(model: PipelineModel) -> dict[str, Any]:
 
 
 def tokenizer_source(family: str) -> tuple[Path, tuple[str, ...]]:
-    """(directory, files) of a family's shared tokenizer."""
+    """(directory, files) of a family's tokenizer in data/tokenizers."""
     return (TOKENIZER_V2_DIR, TOKENIZER_V2_FILES) if family == "v2" else (TOKENIZER_DIR, TOKENIZER_FILES)
 
 
 def available(family: str) -> bool:
-    """Whether the family's shared tokenizer is there (its checkpoints can be built)."""
+    """Whether the family's tokenizer files are there (its checkpoints can be built)."""
     directory, files = tokenizer_source(family)
     return all((directory / name).is_file() for name in files)
 
@@ -436,9 +435,9 @@ def build(model: PipelineModel, directory: Path, tokenizer_dir: Path | None = No
 def build_all(
     root: Path, names: list[str] | None = None, tokenizer_dir: Path | None = None
 ) -> dict[str, Path]:
-    """Build the named models (by default all whose shared tokenizer is present) under `root`; {name: directory}."""
+    """Build the named models (by default all of them) under `root`; {name: directory}."""
     if names is None:
-        names = [name for name, model in MODELS.items() if available(model.family)]
+        names = list(MODELS)
     return {name: build(MODELS[name], root / name, tokenizer_dir) for name in names}
 
 

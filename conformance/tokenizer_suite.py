@@ -25,9 +25,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from conformance.tokenizer_files import DEBERTA_V1
+
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden" / "tokenizer"
 # The shared deberta-v1 tokenizer files live next to the repository (never copied into it).
-TOKENIZER_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "tokenizers" / "deberta-v1"
+TOKENIZER_DIR = DEBERTA_V1
 
 FIELDS = (
     "input_ids",
@@ -327,24 +329,12 @@ def check_cases(tok: Any, tok_prefix: Any, examples: list[str]) -> list[dict]:
                  len(golden["cases"]), "cases")]  # fmt: skip
 
 
-def skipped_row(case: str, what: str, why: str, suite: str = "tokenizer") -> dict:
-    """A suite that cannot run here (the shared tokenizer files are absent): SKIP, not a pass and not a failure."""
-    return {
-        "suite": suite,
-        "case": case,
-        "what": what,
-        "value": f"skipped: {why}",
-        "limit": "-",
-        "ok": True,
-        "skipped": True,
-    }
-
-
 def run_checks() -> list[dict]:
     """All tokenizer conformance checks (rows for `python -m conformance`)."""
-    if not TOKENIZER_DIR.is_dir():
+    missing = [name for name in ("vocab.json", "merges.txt") if not (TOKENIZER_DIR / name).is_file()]
+    if missing:
         return [
-            skipped_row("setup", "shared deberta-v1 tokenizer files", f"{TOKENIZER_DIR.resolve()} not found")
+            _fail("setup", "deberta-v1 tokenizer files", f"{', '.join(missing)} missing in {TOKENIZER_DIR}")
         ]
     if not (GOLDEN_DIR / "corpus.json.gz").exists():
         return [

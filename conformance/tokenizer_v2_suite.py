@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conformance.tokenizer_files import DEBERTA_V3
 from conformance.tokenizer_suite import (
     PAIR_OPTIONS,
     SINGLE_OPTIONS,
@@ -37,13 +38,12 @@ from conformance.tokenizer_suite import (
     encode_canonical,
     n_rows,
     rows_detail,
-    skipped_row,
 )
 
 SUITE = "tokenizer-v2"
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden" / "tokenizer_v2"
 # The shared deberta-v3 tokenizer lives next to the repository (never copied into it).
-TOKENIZER_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "tokenizers" / "deberta-v3"
+TOKENIZER_DIR = DEBERTA_V3
 VARIANT = {"do_lower_case": True, "split_by_punct": True}
 VARIANT_EVERY = 4
 # Texts for the option cases: both references give the same ids on each (the generator checks).
@@ -348,14 +348,7 @@ def check_cases(tokenizers: tuple[Any, Any], examples: list[str]) -> list[dict]:
 def run_checks(corpus: bool = True) -> list[dict]:
     """All DeBERTa-v2/v3 tokenizer conformance checks (rows for `python -m conformance`)."""
     if not (TOKENIZER_DIR / "spm.model").is_file():
-        return [
-            skipped_row(
-                "setup",
-                "shared deberta-v3 spm.model",
-                f"{TOKENIZER_DIR.resolve()}/spm.model not found",
-                SUITE,
-            )
-        ]
+        return [_fail("setup", "deberta-v3 tokenizer file", f"spm.model missing in {TOKENIZER_DIR}")]
     missing = [
         n for n in ("cases.json.gz", "hypothesis.json.gz", "corpus.json.gz") if not (GOLDEN_DIR / n).exists()
     ]

@@ -10,26 +10,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance.tokenizer_files import DEBERTA_V1, GPT2_FAIRSEQ
 from deberta_np.tokenizer import BatchEncoding, DebertaTokenizer
 from deberta_np.tokenizer.bpe import from_byte_level
 from deberta_np.tokenizer.deberta import WHITE_SPACE
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
-V1 = SHARED / "tokenizers" / "deberta-v1"
-needs_v1 = pytest.mark.skipif(not (V1 / "vocab.json").exists(), reason=f"{V1} not available")
+V1 = DEBERTA_V1
 
 
 @pytest.fixture(scope="module")
 def tok() -> DebertaTokenizer:
-    if not (V1 / "vocab.json").exists():
-        pytest.skip(f"{V1} not available")
     return DebertaTokenizer.from_pretrained(V1)
 
 
 # --- published numbers (spec §5.1 docstring, §6.4 test_tokenizer_integration) ---------------------------------------
 
 
-@needs_v1
 def test_docstring_examples(tok):
     assert tok("Hello world")["input_ids"] == [1, 31414, 232, 2]
     assert tok(" Hello world")["input_ids"] == [1, 20920, 232, 2]
@@ -38,7 +34,6 @@ def test_docstring_examples(tok):
     assert tok.vocab_size == 50265
 
 
-@needs_v1
 def test_published_integration_example(tok):
     sequences = [
         "ALBERT: A Lite BERT for Self-supervised Learning of Language Representations",
@@ -86,7 +81,6 @@ def test_toy_vocabulary_as_published(tmp_path):
 # --- API -------------------------------------------------------------------------------------------------------------
 
 
-@needs_v1
 def test_mask_absorbs_left_space(tok):
     enc = tok("lower [MASK] newer", return_offsets_mapping=True)
     assert enc["input_ids"] == [1, 29668, 50264, 13964, 2]
@@ -96,7 +90,6 @@ def test_mask_absorbs_left_space(tok):
     assert tok.decode(enc["input_ids"]) == "[CLS]lower[MASK] newer[SEP]"
 
 
-@needs_v1
 def test_special_token_helpers(tok):
     a, b = (
         tok.encode("Hello world", add_special_tokens=False),
@@ -112,7 +105,6 @@ def test_special_token_helpers(tok):
     )
 
 
-@needs_v1
 def test_numpy_tensors_and_lazy_details(tok):
     enc = tok(["Hello world", "a b c d"], padding=True, return_tensors="np")
     assert isinstance(enc, BatchEncoding)
@@ -126,7 +118,6 @@ def test_numpy_tensors_and_lazy_details(tok):
         tok(["Hello world", "a b c d"], return_tensors="np")
 
 
-@needs_v1
 def test_pre_split_words_get_the_prefix_space(tok):
     enc = tok(["Hello", "wörld"], is_split_into_words=True, return_offsets_mapping=True)
     assert enc.tokens() == ["[CLS]", "ĠHello", "Ġw", "Ã¶r", "ld", "[SEP]"]
@@ -143,7 +134,6 @@ def test_added_tokens_json(tmp_path):
     assert len(tok) == 25  # [CLS], [SEP], [PAD], [MASK] are not in the toy vocabulary: added after it
 
 
-@needs_v1
 def test_overflow_windows(tok):
     enc = tok(
         "one two three four five six", truncation=True, max_length=5, stride=1, return_overflowing_tokens=True
@@ -152,7 +142,6 @@ def test_overflow_windows(tok):
     assert enc["overflow_to_sample_mapping"] == [0, 0, 0]
 
 
-@needs_v1
 def test_save_and_reload(tok, tmp_path):
     files = tok.save_pretrained(tmp_path)
     assert {Path(f).name for f in files} >= {"vocab.json", "merges.txt", "tokenizer_config.json"}
@@ -167,11 +156,9 @@ def test_save_and_reload(tok, tmp_path):
     assert Path(prefixed[0]).name == "x-vocab.json"
 
 
-GPT2 = SHARED / "tokenizers" / "gpt2-fairseq"
+GPT2 = GPT2_FAIRSEQ
 
 
-@needs_v1
-@pytest.mark.skipif(not (GPT2 / "dict.txt").exists(), reason=f"{GPT2} not available")
 def test_from_gpt2_files_rebuilds_the_shared_vocabulary():
     """Microsoft's construction from GPT-2's encoder.json/vocab.bpe and fairseq's dict.txt gives vocab.json."""
     built = DebertaTokenizer.from_gpt2_files(GPT2 / "encoder.json", GPT2 / "vocab.bpe", GPT2 / "dict.txt")
@@ -179,7 +166,6 @@ def test_from_gpt2_files_rebuilds_the_shared_vocabulary():
     assert built("Hello world")["input_ids"] == [1, 31414, 232, 2]
 
 
-@needs_v1
 def test_tokens_that_are_not_byte_level_decode_as_themselves(tok):
     """The Rust ByteLevel decoder's rule: a token with a character outside the byte table is its own UTF-8."""
     assert tok.convert_tokens_to_string([" Zürich"]) == " Zürich"  # a plain space is not in the table
@@ -192,7 +178,6 @@ def test_tokens_that_are_not_byte_level_decode_as_themselves(tok):
         assert tok.convert_tokens_to_string(tokens) == fast.convert_tokens_to_string(tokens), tokens
 
 
-@needs_v1
 def test_pinned_unicode_classes(tok):
     # U+0558 is an Armenian letter only since Unicode 17; the reference (Unicode 15.1) treats it as punctuation.
     enc = tok("a\u0558a", return_offsets_mapping=True, add_special_tokens=False)
@@ -219,7 +204,6 @@ def _absorbs(text: str) -> bool:
     return any(text[i - 1] in WHITE_SPACE for i in range(1, len(text)) if text.startswith("[MASK]", i))
 
 
-@needs_v1
 @settings(max_examples=300, deadline=None)
 @given(TEXT)
 def test_byte_level_round_trip(tok, text):
@@ -228,7 +212,6 @@ def test_byte_level_round_trip(tok, text):
     assert tok.decode(tok.encode(text, add_special_tokens=False)) == text
 
 
-@needs_v1
 @settings(max_examples=300, deadline=None)
 @given(TEXT)
 def test_offsets_slice_the_text(tok, text):
@@ -247,14 +230,12 @@ def test_offsets_slice_the_text(tok, text):
 # --- bad input -------------------------------------------------------------------------------------------------------
 
 
-@needs_v1
 @pytest.mark.parametrize("bad", [None, b"bytes", 12, 3.5, ["ok", None], [b"x"]])
 def test_non_str_input(tok, bad):
     with pytest.raises((TypeError, ValueError)):
         tok(bad)
 
 
-@needs_v1
 def test_bad_arguments(tok):
     with pytest.raises(ValueError, match="surrogate"):
         tok("a\ud800b")

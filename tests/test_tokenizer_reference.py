@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance import tokenizer_suite
+from conformance.tokenizer_files import DEBERTA_V1
 from deberta_np.tokenizer import DebertaTokenizer
 
-REPO = Path(__file__).resolve().parents[1]
-V1 = REPO / ".." / "shared" / "tokenizers" / "deberta-v1"
-pytestmark = pytest.mark.skipif(not (V1 / "vocab.json").exists(), reason=f"{V1} not available")
+V1 = DEBERTA_V1
 
 
 def _suite():
-    import sys
-
-    sys.path.insert(0, str(REPO))
-    from conformance import tokenizer_suite
-
     return tokenizer_suite
 
 

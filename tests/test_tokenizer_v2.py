@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance.tokenizer_files import DEBERTA_V3
 from deberta_np.tokenizer import DebertaTokenizer, DebertaV2Tokenizer
 from deberta_np.tokenizer.normalizer import (
     Charsmap,
@@ -34,22 +35,16 @@ from deberta_np.tokenizer.sentencepiece_model import (
 )
 from deberta_np.tokenizer.unigram import Unigram, f32
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
-V3 = SHARED / "tokenizers" / "deberta-v3"
-needs_v3 = pytest.mark.skipif(not (V3 / "spm.model").exists(), reason=f"{V3}/spm.model not available")
+V3 = DEBERTA_V3
 
 
 @pytest.fixture(scope="module")
 def tok() -> DebertaV2Tokenizer:
-    if not (V3 / "spm.model").exists():
-        pytest.skip(f"{V3}/spm.model not available")
     return DebertaV2Tokenizer.from_pretrained(V3)
 
 
 @pytest.fixture(scope="module")
 def tok_fast() -> DebertaV2Tokenizer:
-    if not (V3 / "spm.model").exists():
-        pytest.skip(f"{V3}/spm.model not available")
     return DebertaV2Tokenizer.from_pretrained(V3, reference="fast")
 
 
@@ -136,7 +131,6 @@ def test_reader_malformed(data, where, tmp_path):
         read_model(path)
 
 
-@needs_v3
 def test_reader_deberta_v3():
     m = read_model(V3 / "spm.model")
     types = [p.type for p in m.pieces]
@@ -214,7 +208,6 @@ def test_normalize_fast_alignment(charsmap):
     assert precompiled_fast("ab", [5, 6], None) == ("ab", [5, 6])
 
 
-@needs_v3
 @settings(max_examples=150, deadline=None)
 @given(st.text(st.characters(exclude_categories=("Cs",)), max_size=30))
 def test_normalize_alignment_matches_string(text):
@@ -311,7 +304,6 @@ def _global_viterbi_f32(uni: Unigram, text: str) -> list[int]:
     return ids[::-1]
 
 
-@needs_v3
 def test_unigram_float32_running_score(tok):
     uni = tok.unigram
     # Exactly tied segmentations of "yyyyyyy" (yy+yyyyy, yyyyy+yy): sentencepiece's float32 running score decides.
@@ -325,7 +317,6 @@ def test_unigram_float32_running_score(tok):
         assert ids == _global_viterbi_f32(uni, "".join(words))
 
 
-@needs_v3
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.sampled_from(["yyyyyyy", "xxxxxxxxxx", "aaaa", "ab", "zz", "FFFFF", "1234"]), max_size=400)
@@ -349,7 +340,6 @@ def _shared_unigram() -> Unigram:
 # --- the tokenizer -------------------------------------------------------------------------------------------------
 
 
-@needs_v3
 def test_special_tokens_and_vocabulary(tok):
     assert (tok.pad_token_id, tok.cls_token_id, tok.sep_token_id, tok.unk_token_id, tok.mask_token_id) == (
         0, 1, 2, 3, 128000)  # fmt: skip
@@ -359,7 +349,6 @@ def test_special_tokens_and_vocabulary(tok):
     assert not isinstance(tok, DebertaTokenizer)  # pipelines pick the byte-level decoder by isinstance
 
 
-@needs_v3
 def test_template_pairs_and_model_inputs(tok):
     a, b = tok.encode("Hello world", add_special_tokens=False), tok.encode("x", add_special_tokens=False)
     enc = tok("Hello world", "x", return_special_tokens_mask=True)
@@ -373,7 +362,6 @@ def test_template_pairs_and_model_inputs(tok):
     assert batch["input_ids"][0, -1] == tok.pad_token_id
 
 
-@needs_v3
 def test_mask_and_special_tokens_in_text(tok, tok_fast):
     for t in (tok, tok_fast):
         enc = t("The capital of France is [MASK].", return_offsets_mapping=True)
@@ -384,7 +372,6 @@ def test_mask_and_special_tokens_in_text(tok, tok_fast):
     assert tok_fast.tokenize("a [UNK] b") == ["▁a", "▁", "[UNK]", "▁b"]
 
 
-@needs_v3
 def test_byte_fallback_default_and_unk_option(tok, tok_fast):
     enc = tok("ẞ x", return_offsets_mapping=True)
     assert enc.tokens() == ["[CLS]", "▁", "<0xE1>", "<0xBA>", "<0x9E>", "▁x", "[SEP]"]
@@ -394,7 +381,6 @@ def test_byte_fallback_default_and_unk_option(tok, tok_fast):
     assert enc["input_ids"][2] == 3 and enc.tokens()[2] == "ẞẞ" and enc["offset_mapping"][2] == (0, 2)
 
 
-@needs_v3
 def test_offsets_cover_the_text(tok):
     text = "Héllo  wörld, ｆｕｌｌ width\r\nand ẞ 😊!"
     enc = tok(text, return_offsets_mapping=True)
@@ -408,7 +394,6 @@ def test_offsets_cover_the_text(tok):
     assert enc.word_ids()[1] == 0 and enc.word_ids()[-1] is None
 
 
-@needs_v3
 def test_decode(tok, tok_fast):
     ids = tok("Hello [MASK] world!")["input_ids"]
     assert tok.decode(ids) == "[CLS] Hello[MASK] world![SEP]"
@@ -423,7 +408,6 @@ def test_decode(tok, tok_fast):
         tok.decode("Hello")
 
 
-@needs_v3
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.sampled_from(["Hello", "world", "naïve", "東京", "x1", "ẞ", "don't", "e-mail"]), max_size=8)
@@ -443,7 +427,6 @@ def _shared_tokenizer() -> DebertaV2Tokenizer:
     return _TOKENIZER[0]
 
 
-@needs_v3
 @settings(max_examples=100, deadline=None)
 @given(
     st.text(st.characters(exclude_categories=("Cs",)), max_size=40),
@@ -468,7 +451,6 @@ def _shared_fast() -> DebertaV2Tokenizer:
     return _FAST[0]
 
 
-@needs_v3
 def test_lowercase_and_punctuation_options(tok):
     t = DebertaV2Tokenizer.from_pretrained(V3, do_lower_case=True, split_by_punct=True)
     assert t.tokenize("Hello, World!") == ["▁hello", "▁,", "▁world", "▁!"]
@@ -476,7 +458,6 @@ def test_lowercase_and_punctuation_options(tok):
     assert tok.tokenize("Hello, World!") == ["▁Hello", ",", "▁World", "!"]
 
 
-@needs_v3
 def test_pre_split_words(tok):
     enc = tok(["Hello", "wörld", "[MASK]x"], is_split_into_words=True, return_offsets_mapping=True)
     assert enc.word_ids() == [None, 0, 1, 1, 2, 2, None] or enc.word_ids()[1] == 0
@@ -484,7 +465,6 @@ def test_pre_split_words(tok):
     assert all(b <= 7 for _, b in enc["offset_mapping"])  # offsets are relative to each word
 
 
-@needs_v3
 def test_save_and_load(tok, tmp_path):
     t = DebertaV2Tokenizer.from_pretrained(V3, do_lower_case=True, model_max_length=512)
     files = t.save_pretrained(tmp_path)
@@ -499,7 +479,6 @@ def test_save_and_load(tok, tmp_path):
     assert "reference='sentencepiece'" in repr(tok)
 
 
-@needs_v3
 def test_truncation_and_overflow(tok):
     text = "one two three four five six seven eight nine ten"
     enc = tok(text, truncation=True, max_length=6, stride=1, return_overflowing_tokens=True)
@@ -512,7 +491,6 @@ def test_truncation_and_overflow(tok):
 # --- bad input -----------------------------------------------------------------------------------------------------
 
 
-@needs_v3
 def test_bad_input(tok):
     with pytest.raises(TypeError, match="text"):
         tok(42)
@@ -572,8 +550,6 @@ def test_outputs_feed_the_v2_model(tmp_path):
         / "models"
         / "v2-v3-like-buckets-shared-key"
     )
-    if not (golden / "model.safetensors").exists():
-        pytest.skip(f"{golden} not available")
     from deberta_np.modeling import DebertaV2Model
 
     model = DebertaV2Model.from_pretrained(golden)

@@ -4,28 +4,24 @@ slow (sentencepiece) and fast DeBERTa-v2 tokenizers and sentencepiece itself."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance import tokenizer_v2_suite
+from conformance.tokenizer_files import DEBERTA_V3
 from deberta_np.tokenizer import DebertaV2Tokenizer
 
-REPO = Path(__file__).resolve().parents[1]
-V3 = REPO / ".." / "shared" / "tokenizers" / "deberta-v3"
+V3 = DEBERTA_V3
 pytestmark = [
-    pytest.mark.skipif(not (V3 / "spm.model").exists(), reason=f"{V3}/spm.model not available"),
     # transformers' warning on converting a byte-fallback model: that difference is what these tests check
     pytest.mark.filterwarnings("ignore:The sentencepiece tokenizer that you are converting:UserWarning"),
 ]
 
 
 def _suite():
-    sys.path.insert(0, str(REPO))
-    from conformance import tokenizer_v2_suite
-
     return tokenizer_v2_suite
 
 
