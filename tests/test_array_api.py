@@ -7,6 +7,7 @@ import pytest
 
 from deberta_np import DebertaModel, model
 from tests.conftest import golden_case
+from tests.tolerance import encoder_terms, reordering_tolerance
 
 xps = pytest.importorskip("array_api_strict")
 
@@ -32,4 +33,5 @@ def test_tiny_model_under_array_api_strict(case: str) -> None:
     expected = reference(ids, mask).last_hidden_state
     inputs = [xps.asarray(a) for a in (ids, mask, np.zeros_like(ids), np.arange(9)[None, :])]
     got, _, _ = model.deberta(*inputs, to_strict(reference.params["deberta"]), reference.config)
-    assert np.allclose(np.asarray(got), expected, atol=1e-6)
+    limit = reordering_tolerance(np.float32, encoder_terms(reference.config, 9), np.abs(expected).max())
+    assert np.abs(np.asarray(got) - expected).max() <= limit

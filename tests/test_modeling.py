@@ -14,6 +14,7 @@ from deberta_np import (
 )
 from deberta_np.errors import BackendError, InputError
 from tests.conftest import golden_case
+from tests.tolerance import encoder_terms, reordering_tolerance
 
 BASE = golden_case("base-c2p-p2c")  # relative only: vocab 96, max_position_embeddings 64
 ABSOLUTE = golden_case("c2p-clamped-abs-types-embproj")  # absolute positions, 2 token types
@@ -78,7 +79,8 @@ def test_float64_mode(base: DebertaModel) -> None:
     ids = [[1, 5, 9, 2, 40, 41]]
     out64 = model64(ids).last_hidden_state
     assert out64.dtype == np.float64
-    assert np.abs(out64 - base(ids).last_hidden_state).max() < 1e-5
+    limit = reordering_tolerance(np.float32, encoder_terms(base.config, 6), np.abs(out64).max())
+    assert np.abs(out64 - base(ids).last_hidden_state).max() <= limit
 
 
 def test_zero_fully_masked_rows_changes_only_padded_positions() -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from deberta_np import DebertaForTokenClassification, DebertaModel
 from tests.conftest import golden_case
+from tests.tolerance import encoder_terms, reordering_tolerance
 
 # relative-only with clamping (P=3), and absolute positions + token types + embed_proj (P=4)
 CASES = ["gelu-both-long", "c2p-clamped-abs-types-embproj", "p2c-clamped-talking-head"]
@@ -68,7 +69,9 @@ def test_float32_agrees_with_float64(case: str, rows: list[list[int]]) -> None:
     out32 = MODELS[case]["float32"](ids, mask).last_hidden_state
     out64 = MODELS[case]["float64"](ids, mask).last_hidden_state
     valid = mask.astype(bool)
-    assert np.abs(out32 - out64)[valid].max() < 2e-5
+    config = MODELS[case]["float64"].config
+    limit = reordering_tolerance(np.float32, encoder_terms(config, ids.shape[1]), np.abs(out64)[valid].max())
+    assert np.abs(out32 - out64)[valid].max() <= limit
 
 
 @SETTINGS
