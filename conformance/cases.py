@@ -243,6 +243,3 @@ V2_CASES = [
     ),
 ]
 CASES = CASES + V2_CASES
-
-# Tolerances (max abs diff at valid positions)
-TOLERANCE = {"float32": 1e-5, "float64": 1e-10}

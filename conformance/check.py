@@ -7,17 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from conformance.cases import TOLERANCE
 from deberta_np import xp as shim
 from deberta_np.modeling import MODEL_CLASSES, V2_MODEL_CLASSES
+from deberta_np.oracle import POOLED_HEADS, TOLERANCE, row, valid_diff
 from deberta_np.safetensors_io import read_safetensors
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "models"
 OLD_MASKING_FILE = "golden-transformers-4.46.safetensors"
 OUTPUT_FIELDS = ("last_hidden_state", "logits", "start_logits", "end_logits")
-
-
-POOLED_HEADS = ("sequence_classification", "multiple_choice")  # logits [B, T] / [B, C]: compared whole
 
 
 def model_class(head: str, version: str = "v1") -> type:
@@ -27,30 +24,6 @@ def model_class(head: str, version: str = "v1") -> type:
 def valid_positions(attention_mask: np.ndarray) -> np.ndarray:
     """[B, L] (or [B, C, L] for multiple choice, flattened to [B*C, L] as the model does) -> bool."""
     return attention_mask.reshape(-1, attention_mask.shape[-1]).astype(bool)
-
-
-def row(suite: str, case: str, what: str, value: float, limit: float) -> dict[str, Any]:
-    ok = bool(np.isfinite(value) and value <= limit)
-    return {
-        "suite": suite,
-        "case": case,
-        "what": what,
-        "value": f"{value:.2e}",
-        "limit": f"{limit:.0e}",
-        "ok": ok,
-    }
-
-
-def valid_diff(ours: np.ndarray, reference: np.ndarray, valid: np.ndarray | None) -> float:
-    """Max |ours - reference|; with `valid` [B, L], only over real tokens (query rows, for attentions)."""
-    if ours.shape != reference.shape:
-        return float("inf")
-    difference = np.abs(ours.astype(np.float64) - reference.astype(np.float64))
-    if valid is not None and difference.ndim == 4 and difference.shape[2] == valid.shape[1]:
-        difference = np.moveaxis(difference, 1, 2)[valid]  # attentions [B, n, L, L] -> valid query rows
-    elif valid is not None:
-        difference = difference[valid]  # [B, L, ...]
-    return float(difference.max()) if difference.size else 0.0
 
 
 def check_case(

@@ -11,7 +11,7 @@ map, the head's logits) in float32 and float64, with the versions used in its me
 
 float64 goldens: transformers' DebertaLayerNorm computes in float32 (`hidden_states.float()`) even for float64
 input, and `scaled_size_sqrt` computes the attention scale in float32. For a float64 reference these two
-float32 round trips are replaced by the same formulas in float64 (see `float64_reference`); nothing else is
+float32 round trips are replaced by the same formulas in float64 (see `deberta_np.oracle.float64_reference`); nothing else is
 touched, and the float32 goldens come from the unpatched code.
 """
 
@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,31 +28,11 @@ import numpy as np
 
 from conformance.cases import CASES, TINY, Case
 from conformance.check import OLD_MASKING_FILE
+from deberta_np.oracle import float64_reference, hf_classes
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "models"
 PINNED_TRANSFORMERS = "4.57.6"
 SEED = 20261126
-
-
-def hf_classes(version: str = "v1") -> dict[str, Any]:
-    import transformers
-
-    if version == "v2":
-        return {
-            "base": transformers.DebertaV2Model,
-            "masked_lm": transformers.DebertaV2ForMaskedLM,
-            "sequence_classification": transformers.DebertaV2ForSequenceClassification,
-            "token_classification": transformers.DebertaV2ForTokenClassification,
-            "question_answering": transformers.DebertaV2ForQuestionAnswering,
-            "multiple_choice": transformers.DebertaV2ForMultipleChoice,
-        }
-    return {
-        "base": transformers.DebertaModel,
-        "masked_lm": transformers.DebertaForMaskedLM,
-        "sequence_classification": transformers.DebertaForSequenceClassification,
-        "token_classification": transformers.DebertaForTokenClassification,
-        "question_answering": transformers.DebertaForQuestionAnswering,
-    }
 
 
 def random_model(
@@ -101,32 +80,6 @@ def make_inputs(case: Case, config: dict[str, Any], seed: int) -> dict[str, np.n
     if case.head == "multiple_choice":  # one example with 3 choices
         inputs = {k: v[None] for k, v in inputs.items()}
     return inputs
-
-
-@contextlib.contextmanager
-def float64_reference() -> Iterator[None]:
-    """Remove transformers' two float32 round trips for a float64 run (see the module docstring)."""
-    import torch
-    from transformers.models.deberta import modeling_deberta as md
-
-    def layer_norm_in_input_dtype(self: Any, hidden_states: Any) -> Any:
-        mean = hidden_states.mean(-1, keepdim=True)
-        variance = (hidden_states - mean).pow(2).mean(-1, keepdim=True)
-        hidden_states = (hidden_states - mean) / torch.sqrt(variance + self.variance_epsilon)
-        return self.weight * hidden_states + self.bias
-
-    def scale_in_float64(query_layer: Any, scale_factor: int) -> Any:
-        return torch.sqrt(torch.tensor(query_layer.size(-1), dtype=torch.float64) * scale_factor)
-
-    from transformers.models.deberta_v2 import modeling_deberta_v2 as md2
-
-    saved = md.DebertaLayerNorm.forward, md.scaled_size_sqrt, md2.scaled_size_sqrt
-    md.DebertaLayerNorm.forward, md.scaled_size_sqrt = layer_norm_in_input_dtype, scale_in_float64
-    md2.scaled_size_sqrt = scale_in_float64  # v2's LayerNorm is torch's own: no float32 round trip to remove
-    try:
-        yield
-    finally:
-        md.DebertaLayerNorm.forward, md.scaled_size_sqrt, md2.scaled_size_sqrt = saved
 
 
 def reference_outputs(model: Any, inputs: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:

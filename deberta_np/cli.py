@@ -18,7 +18,6 @@ import contextlib
 import importlib
 import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import BackendError, CheckpointError, ConfigError, InputError
+from .oracle import PUBLISHED
 
 # One chunk of inputs goes through the pipeline at a time: memory stays bounded and the progress bar moves.
 CHUNK_BATCHES = 8
@@ -422,44 +422,79 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """The conformance checks: of a checkpoint directory (--model), or the repository's committed goldens."""
-    try:
-        import conformance  # noqa: F401
-    except ImportError:
-        if not Path("conformance", "__init__.py").exists():
-            raise UsageError(
-                "verify needs the conformance/ folder of the deberta_np repository: run it from the repository root"
-            ) from None
-        sys.path.insert(0, os.getcwd())
-    rows: list[dict[str, Any]] = []
-    # The checks print notes (e.g. "transformers is not installed"): keep stdout for the JSON lines.
-    with contextlib.redirect_stdout(sys.stderr):
-        if args.model:
-            from conformance.checkpoint import run_checks
+    """A checkpoint against the reference (--model), or a source checkout's committed goldens.
 
-            from .pipelines import resolve_model_path
+    Exit status: 0 every check passed, 1 a check failed, 2 nothing could be checked (or a usage error)."""
+    from .oracle import Report, VerifyError, run_checks
 
-            rows = run_checks(str(resolve_model_path(args.model)), device=args.device)
-        else:
-            from conformance.__main__ import committed_suites
+    if args.model:
+        from .pipelines import resolve_model_path
 
-            for name in committed_suites():
-                try:
-                    suite = importlib.import_module(name)
-                except ModuleNotFoundError as error:
-                    if error.name != name:
-                        raise
-                    continue
-                rows += (
+        try:
+            path = resolve_model_path(args.model)
+            # The checks print notes of their own: stdout stays for the JSON lines.
+            with contextlib.redirect_stdout(sys.stderr):
+                report = run_checks(path, args.device, args.published, progress=progress_note)
+        except (VerifyError, CheckpointError) as error:
+            raise UsageError(str(error)) from None
+        except OSError as error:  # a hub id that could not be fetched
+            raise UsageError(f"{args.model}: {error}") from None
+    else:
+        if args.published:
+            raise UsageError("--published names the model given with --model")
+        conformance = repository_conformance()
+        report = Report()
+        with contextlib.redirect_stdout(sys.stderr):
+            for name in conformance.__main__.committed_suites():
+                suite = importlib.import_module(name)
+                report.rows += (
                     suite.run_checks(device=args.device)
                     if name == "conformance.check"
                     else suite.run_checks()
                 )
-    for r in rows:
+    for r in report.rows:
         print(json.dumps(r, ensure_ascii=False))
-    failed = sum(not r["ok"] for r in rows)
-    print(f"{len(rows) - failed} passed, {failed} failed", file=sys.stderr)
-    return 1 if failed or not rows else 0
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    failed = sum(not r["ok"] for r in report.rows)
+    print(f"{len(report.rows) - failed} passed, {failed} failed", file=sys.stderr)
+    if report.status == 2:
+        print("deberta-np verify: nothing could be checked (see the notes above)", file=sys.stderr)
+    return report.status
+
+
+def progress_note(message: str) -> None:
+    if sys.stderr.isatty():
+        print(f"checking {message}...", file=sys.stderr, flush=True)
+
+
+def repository_conformance() -> Any:
+    """The `conformance` package of the source checkout that this deberta_np runs from (the committed goldens).
+
+    Found beside the package's own files, never through the working directory or sys.path: a model folder that
+    carries a `conformance/` package of its own must not run when `verify` is started inside it."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    init = root / "conformance" / "__init__.py"
+    if not (init.is_file() and (root / "pyproject.toml").is_file()):
+        raise UsageError(
+            "the committed goldens are part of the deberta_np repository, not of the installed package: run "
+            "`python -m conformance` in a clone; `deberta-np verify --model DIR` checks a checkpoint from anywhere"
+        )
+    loaded = sys.modules.get("conformance")
+    if loaded is None:
+        spec = importlib.util.spec_from_file_location(
+            "conformance", init, submodule_search_locations=[str(root / "conformance")]
+        )
+        assert spec is not None and spec.loader is not None
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules["conformance"] = loaded
+        spec.loader.exec_module(loaded)
+    elif Path(getattr(loaded, "__file__", "") or "").resolve() != init.resolve():
+        raise UsageError(f"another module named conformance is loaded ({loaded.__file__}); not running it")
+    importlib.import_module("conformance.__main__")
+    return loaded
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -643,9 +678,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing model.safetensors")
     p.set_defaults(run=cmd_convert)
 
-    p = subcommand(sub, "verify", "conformance checks: a checkpoint against transformers, or the bundled goldens",
-                   "deberta-np verify --model deberta-base      # from the repository root")  # fmt: skip
-    p.add_argument("--model", metavar="DIR", help="checkpoint directory (default: the committed goldens)")
+    p = subcommand(sub, "verify", "check a checkpoint against transformers and, for a published model, its "
+                   "published slice (exit 0 passed, 1 failed, 2 nothing checked)",
+                   "deberta-np verify --model deberta-base --published microsoft/deberta-base")  # fmt: skip
+    p.add_argument(
+        "--model", metavar="DIR", help="checkpoint directory (without it: a source checkout's goldens)"
+    )
+    p.add_argument("--published", metavar="NAME", choices=sorted(PUBLISHED),
+                   help="the published model this checkpoint is, to compare with the slice its tests publish")  # fmt: skip
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=cmd_verify)
 

@@ -14,15 +14,10 @@ from conformance import pipeline_models
 from deberta_np.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_tokenizer = pytest.mark.skipif(
-    not pipeline_models.TOKENIZER_DIR.is_dir(), reason="needs ../shared/tokenizers/deberta-v1"
-)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if not pipeline_models.TOKENIZER_DIR.is_dir():
-        pytest.skip("needs ../shared/tokenizers/deberta-v1")
     names = ["mlm", "encoder", "sentiment", "nli", "ner", "qa"]
     return pipeline_models.build_all(tmp_path_factory.mktemp("cli-models"), names)
 
@@ -30,8 +25,6 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def models_v2(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """DeBERTa v2/v3 checkpoints (SentencePiece tokenizer)."""
-    if not pipeline_models.available("v2"):
-        pytest.skip("needs ../shared/tokenizers/deberta-v3/spm.model")
     names = ["nli-v3", "ner-v3", "qa-v3", "v3-discriminator"]
     return pipeline_models.build_all(tmp_path_factory.mktemp("cli-models-v2"), names)
 
@@ -76,7 +69,6 @@ def test_every_subcommand_help_shows_an_example(capsys: pytest.CaptureFixture) -
 # --- tasks ------------------------------------------------------------------------------------------------------
 
 
-@needs_tokenizer
 def test_fill_mask(capsys: pytest.CaptureFixture, models: dict) -> None:
     status, lines, err = run(
         capsys, "fill-mask", "--model", models["mlm"], "Paris is the [MASK] of France.", "--top-k", 2
@@ -91,7 +83,6 @@ def test_fill_mask(capsys: pytest.CaptureFixture, models: dict) -> None:
     assert lines[0][0]["token_str"] == " dog"
 
 
-@needs_tokenizer
 def test_classify_jsonl_with_bad_lines(capsys: pytest.CaptureFixture, models: dict, tmp_path: Path) -> None:
     lines = [
         '"I love it."',
@@ -113,7 +104,6 @@ def test_classify_jsonl_with_bad_lines(capsys: pytest.CaptureFixture, models: di
     assert "line 1" not in err and "line 7" not in err
 
 
-@needs_tokenizer
 def test_classify_pair_stdin_and_id2label(
     capsys: pytest.CaptureFixture, models: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,7 +119,6 @@ def test_classify_pair_stdin_and_id2label(
     assert status == 0 and len(out) == 2 and out[0][0]["label"] in ("neg", "mid", "pos")
 
 
-@needs_tokenizer
 def test_zero_shot_ner_embed(capsys: pytest.CaptureFixture, models: dict) -> None:
     status, out, _ = run(
         capsys,
@@ -158,7 +147,6 @@ def test_zero_shot_ner_embed(capsys: pytest.CaptureFixture, models: dict) -> Non
     assert len(out[0]) == 5 and len(out[0][0]) == 32  # [tokens, hidden]
 
 
-@needs_tokenizer
 def test_qa_from_arguments_file_and_jsonl(
     capsys: pytest.CaptureFixture, models: dict, tmp_path: Path
 ) -> None:
@@ -188,7 +176,6 @@ def test_qa_from_arguments_file_and_jsonl(
     assert "line 2: the question is" in err and "line 3: expected an object" in err
 
 
-@needs_tokenizer
 def test_missing_head_and_usage_errors(capsys: pytest.CaptureFixture, models: dict) -> None:
     status, out, err = run(capsys, "fill-mask", "--model", models["encoder"], "A [MASK].")
     assert status == 1 and out == [] and "needs a masked-language-model head" in err
@@ -202,7 +189,6 @@ def test_missing_head_and_usage_errors(capsys: pytest.CaptureFixture, models: di
 # --- checkpoint tools ---------------------------------------------------------------------------------------------
 
 
-@needs_tokenizer
 def test_inspect(capsys: pytest.CaptureFixture, models: dict) -> None:
     status, out, _ = run(capsys, "inspect", "--model", models["mlm"])
     info = out[0]
@@ -212,7 +198,6 @@ def test_inspect(capsys: pytest.CaptureFixture, models: dict) -> None:
     assert info["family"] == "v1" and info["notes"] == []
 
 
-@needs_tokenizer
 def test_convert_to_float16_and_back(capsys: pytest.CaptureFixture, models: dict, tmp_path: Path) -> None:
     half = tmp_path / "half"
     status, out, _ = run(capsys, "convert", "--model", models["qa"], "--out", half, "--dtype", "float16")
@@ -230,7 +215,6 @@ def test_convert_to_float16_and_back(capsys: pytest.CaptureFixture, models: dict
     assert status == 0 and out[0]["dtype"] == "float32"
 
 
-@needs_tokenizer
 def test_bench(capsys: pytest.CaptureFixture, models: dict) -> None:
     status, out, _ = run(
         capsys, "bench", "--model", models["encoder"], "--batch", "1,2", "--seq", 8, "--repeats", 1
@@ -242,15 +226,21 @@ def test_bench(capsys: pytest.CaptureFixture, models: dict) -> None:
 def test_verify_prints_rows_and_fails_on_a_failure(
     capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import conformance.checkpoint
+    from deberta_np import oracle
 
     rows = [
         {"suite": "checkpoint", "case": "x", "what": "a", "value": "1e-07", "limit": "1e-05", "ok": True},
         {"suite": "checkpoint", "case": "x", "what": "b", "value": "1e-03", "limit": "1e-05", "ok": False},
     ]
-    monkeypatch.setattr(conformance.checkpoint, "run_checks", lambda directory, device: rows)
+    report = oracle.Report(rows, ["published slice: none applies"])
+    monkeypatch.setattr(oracle, "run_checks", lambda *args, **kwargs: report)
     status, out, err = run(capsys, "verify", "--model", tmp_path)
-    assert status == 1 and out == rows and "1 passed, 1 failed" in err
+    assert status == 1 and out == rows and "1 passed, 1 failed" in err and "note: published slice" in err
+    report.rows = rows[:1]
+    assert run(capsys, "verify", "--model", tmp_path)[0] == 0
+    report.rows = []
+    status, out, err = run(capsys, "verify", "--model", tmp_path)
+    assert status == 2 and out == [] and "nothing could be checked" in err
 
 
 def test_convert_bin_to_safetensors(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
