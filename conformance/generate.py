@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from conformance.cases import CASES, TINY, Case
 from conformance.check import OLD_MASKING_FILE
+from deberta_np.trace_transformers import float64_reference  # one copy, shared with the trace backend
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "models"
 PINNED_TRANSFORMERS = "4.57.6"
@@ -101,32 +101,6 @@ def make_inputs(case: Case, config: dict[str, Any], seed: int) -> dict[str, np.n
     if case.head == "multiple_choice":  # one example with 3 choices
         inputs = {k: v[None] for k, v in inputs.items()}
     return inputs
-
-
-@contextlib.contextmanager
-def float64_reference() -> Iterator[None]:
-    """Remove transformers' two float32 round trips for a float64 run (see the module docstring)."""
-    import torch
-    from transformers.models.deberta import modeling_deberta as md
-
-    def layer_norm_in_input_dtype(self: Any, hidden_states: Any) -> Any:
-        mean = hidden_states.mean(-1, keepdim=True)
-        variance = (hidden_states - mean).pow(2).mean(-1, keepdim=True)
-        hidden_states = (hidden_states - mean) / torch.sqrt(variance + self.variance_epsilon)
-        return self.weight * hidden_states + self.bias
-
-    def scale_in_float64(query_layer: Any, scale_factor: int) -> Any:
-        return torch.sqrt(torch.tensor(query_layer.size(-1), dtype=torch.float64) * scale_factor)
-
-    from transformers.models.deberta_v2 import modeling_deberta_v2 as md2
-
-    saved = md.DebertaLayerNorm.forward, md.scaled_size_sqrt, md2.scaled_size_sqrt
-    md.DebertaLayerNorm.forward, md.scaled_size_sqrt = layer_norm_in_input_dtype, scale_in_float64
-    md2.scaled_size_sqrt = scale_in_float64  # v2's LayerNorm is torch's own: no float32 round trip to remove
-    try:
-        yield
-    finally:
-        md.DebertaLayerNorm.forward, md.scaled_size_sqrt, md2.scaled_size_sqrt = saved
 
 
 def reference_outputs(model: Any, inputs: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
