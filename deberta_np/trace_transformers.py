@@ -25,6 +25,7 @@ from .errors import BackendError, InputError
 _CLASSES = {
     "base": "Model",
     "masked_lm": "ForMaskedLM",
+    "masked_lm_legacy": "ForMaskedLM",  # the layout (cls.predictions.*) follows config.legacy in transformers
     "sequence_classification": "ForSequenceClassification",
     "token_classification": "ForTokenClassification",
     "question_answering": "ForQuestionAnswering",
