@@ -13,8 +13,9 @@ hidden_size and intermediate_size) and N the number of layers, read from a trace
 N = 24 when neither trace carries one). Rounding errors of a length-K dot product grow like sqrt(K) eps relative
 to the operands' scale, and a forward chains about 7 such rounding stages per layer (projections, scores,
 softmax, context, two dense + LayerNorm, intermediate) plus 4 outside the layers (embeddings, table, head).
-Then rtol = tol and atol = tol * (the tensor's largest |b| at compared positions): the error of a dot product is
-relative to the scale of its terms, not to the (possibly cancelled, near-zero) result.
+Then rtol = tol and atol = tol * max(1, the tensor's largest |b| at compared positions): the error of a dot
+product is relative to the scale of its terms, not to the (possibly cancelled, near-zero) result, and every
+tensor of the forward is computed from unit-scale (LayerNorm-ed) states.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Row:
     name: str
     shape: tuple[int, ...]
     max_abs: float
-    max_rel: float  # max |a - b| over the largest |b| at compared positions
+    max_rel: float  # max |a - b| over max(1, the largest |b| at compared positions)
     ok: bool
     note: str = ""
 
@@ -178,11 +179,12 @@ def _compare_one(
     diff = numpy.where(numpy.isnan(a64) & numpy.isnan(b64), 0.0, diff)  # NaN in both is agreement on NaN
     diff = numpy.where(numpy.isnan(diff), math.inf, diff)
     magnitude = numpy.abs(numpy.where(numpy.isfinite(b64), b64, 0.0))
-    scale = float(magnitude[compared].max())
+    # every tensor of the forward is made from unit-scale (LayerNorm-ed) states: its terms are at least O(1)
+    scale = max(1.0, float(magnitude[compared].max()))
     limit = (tol * scale if atol is None else atol) + rtol * magnitude
     beyond = ~(diff <= limit) & compared  # NaN in one trace only is beyond any tolerance
     max_abs = float(diff[compared].max())
-    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else math.inf)
+    max_rel = max_abs / scale
     count = int(beyond.sum())
     return Row(name, a.shape, max_abs, max_rel, count == 0, f"{count} beyond tolerance" if count else "")
 
