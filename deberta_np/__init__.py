@@ -30,6 +30,7 @@ from .modeling import (
     TokenClassifierOutput,
     load_model,
 )
+from .trace import load_trace, save_trace, trace, trace_metadata
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,10 @@ def __getattr__(name: str) -> Any:
         from . import tokenizer
 
         return getattr(tokenizer, name)
+    if name == "compare_traces":  # the porter's oracle kit: deberta-np compare
+        from .compare import compare_traces
+
+        return compare_traces
     if name == "pipeline":
         from .pipelines import pipeline
 
@@ -74,6 +79,11 @@ __all__ = [
     "SequenceClassifierOutput",
     "TokenClassifierOutput",
     "UnsafeCheckpointError",
+    "compare_traces",
     "load_model",
+    "load_trace",
     "pipeline",
+    "save_trace",
+    "trace",
+    "trace_metadata",
 ]

@@ -699,6 +699,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=positive_int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.set_defaults(run=cmd_bench)
+
+    from .trace_cli import register  # the porter's commands: trace, compare, verify --onnx
+
+    register(sub, subcommand)
     return parser
 
 
