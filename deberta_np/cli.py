@@ -14,16 +14,19 @@ A progress bar is drawn on stderr when stderr is a terminal.
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import importlib
 import json
 import math
+import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -62,15 +65,38 @@ def read_text_argument(value: str) -> str:
     return value
 
 
-def json_lines(stream: TextIO) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for each non-blank line; a malformed line gives (number, ValueError)."""
-    for number, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
+def input_lines(stream: BinaryIO, plain: bool = False) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for every line of `stream`, blank ones included, so that output line N answers input
+    line N; a line that cannot be used gives (number, InputError) and the others go on. The bytes are decoded per
+    line (a UTF-8 byte-order mark at the start is dropped): one bad line does not sink a file."""
+    for number, raw in enumerate(stream, 1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        raw = raw.rstrip(b"\r\n")
         try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as error:
-            yield number, ValueError(f"invalid JSON ({error.msg} at column {error.colno})")
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            yield number, InputError(f"not UTF-8 (byte {error.start + 1} is {raw[error.start]:#04x})")
+            continue
+        if not line.strip():
+            yield number, InputError("blank line")
+        elif plain:
+            yield number, line
+        else:
+            yield number, parse_json_line(line)
+
+
+def parse_json_line(line: str) -> Any:
+    """The line's JSON value, or an InputError saying why there is none."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        hint = "" if line.lstrip()[:1] in ('"', "{", "[") else " (one plain text per line? pass --plain)"
+        return InputError(f"invalid JSON ({error.msg} at column {error.colno}){hint}")
+    except RecursionError:
+        return InputError("invalid JSON: nested too deeply")
+    except ValueError as error:  # a number beyond Python's digit limit for int()
+        return InputError(f"invalid JSON: {str(error).split(';')[0]}")
 
 
 def text_item(value: Any, pair: bool = False) -> Any:
@@ -98,24 +124,25 @@ def collect_inputs(
         raise UsageError("give inputs either on the command line or with --input, not both")
     if direct:
         return [(f"input {i}", item) for i, item in enumerate(direct, 1)]
-    if args.input is None and sys.stdin.isatty():
+    if args.input is None and (sys.stdin is None or sys.stdin.isatty()):
         raise UsageError("no input: give a text, --input FILE, or pipe JSON lines to stdin")
+    plain = getattr(args, "plain", False)
     with contextlib.ExitStack() as stack:
         if args.input in (None, "-"):
-            stream = sys.stdin
+            stream, name = sys.stdin.buffer, "stdin"
         else:
             try:
-                stream = stack.enter_context(open(args.input, encoding="utf-8"))
+                stream, name = stack.enter_context(open(args.input, "rb")), args.input
             except OSError as error:
                 raise UsageError(f"cannot read {args.input}: {error.strerror or error}") from error
         items = []
-        for number, value in json_lines(stream):
+        for number, value in input_lines(stream, plain):
             if not isinstance(value, Exception):
                 try:
                     value = parse(value)
                 except (ValueError, TypeError) as error:
                     value = error
-            items.append((f"line {number}", value))
+            items.append((f"{name} line {number}", value))
         return items
 
 
@@ -125,31 +152,45 @@ def collect_inputs(
 
 
 class Progress:
-    """`done/total` on stderr, redrawn in place; silent unless stderr is a terminal."""
+    """`done/total` on stderr, redrawn in place; silent unless stderr is a terminal (nothing extra when piped)."""
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.enabled = sys.stderr.isatty() and total > 1
+    def __init__(self, total: int, unit: str = "inputs") -> None:
+        self.total, self.unit = total, unit
+        self.enabled = sys.stderr is not None and sys.stderr.isatty() and total > 1
         self.started = time.perf_counter()
+        self.drawn = False
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, what: str = "") -> None:
         if not self.enabled:
             return
         width = 30
         filled = int(width * done / max(self.total, 1))
         rate = done / max(time.perf_counter() - self.started, 1e-9)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} ({rate:.1f}/s)")
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {self.unit} ({rate:.2f}/s) {what}"
+        )
+        sys.stderr.write(f"\r\033[K{line.rstrip()}")
         sys.stderr.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        """Wipe the bar before a result line goes to the same terminal."""
+        if self.drawn:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self.drawn = False
 
     def close(self) -> None:
-        if self.enabled:
+        if self.drawn:
             sys.stderr.write("\n")
+            self.drawn = False
 
 
 def run_task(
     pipe: Any, inputs: list[tuple[str, Any]], params: dict[str, Any], shape: Callable[[Any], Any]
 ) -> int:
-    """Write one JSON line per input (null for a failed one, reported on stderr); return the exit status."""
+    """Write one JSON line per input, in order (for a failed one an error record {"error", "input"}, also reported
+    on stderr); return the exit status."""
     failed = 0
     progress = Progress(len(inputs))
     chunk = pipe.batch_size * CHUNK_BATCHES
@@ -157,6 +198,7 @@ def run_task(
         part = inputs[start : start + chunk]
         good = [item for _, item in part if not isinstance(item, Exception)]
         results = iter(pipe.run(good, errors="collect", **params) if good else [])
+        progress.clear()
         for label, item in part:
             error = item if isinstance(item, Exception) else None
             result = None if error else next(results)
@@ -165,7 +207,7 @@ def run_task(
             if error is not None:
                 failed += 1
                 print(f"{label}: {error}", file=sys.stderr)
-                print("null")
+                print(json.dumps({"error": str(error), "input": label}, ensure_ascii=False))
             else:
                 print(json.dumps(shape(result), ensure_ascii=False))
         sys.stdout.flush()
@@ -177,9 +219,8 @@ def run_task(
 def make_pipeline(args: argparse.Namespace, task: str, **options: Any) -> Any:
     from .pipelines import pipeline
 
-    pipe = pipeline(
-        task, args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size, **options
-    )
+    pipe = pipeline(task, args.model, tokenizer=args.tokenizer, device=args.device, dtype=args.dtype,
+                    batch_size=args.batch_size, **options)  # fmt: skip
     if args.max_length is not None:
         # Every pipeline truncates (or, for qa and ner --stride, windows) at the tokenizer's model_max_length.
         pipe.tokenizer.model_max_length = args.max_length
@@ -198,7 +239,10 @@ def truncation(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_fill_mask(args: argparse.Namespace) -> int:
     pipe = make_pipeline(args, "fill-mask")
     inputs = collect_inputs(args, args.texts + args.text, text_item)
-    params: dict[str, Any] = {"top_k": args.top_k, "tokenizer_kwargs": truncation(args) or None}
+    top_k = (
+        pipe.tokenizer.vocab_size if args.top_k is None else args.top_k
+    )  # all: every token of the vocabulary
+    params: dict[str, Any] = {"top_k": top_k, "tokenizer_kwargs": truncation(args) or None}
     if args.target:
         params["targets"] = args.target
     return run_task(pipe, inputs, params, lambda r: r)
@@ -213,8 +257,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             raise UsageError("--pair goes with exactly one text")
         direct = [{"text": direct[0], "text_pair": args.pair}]
     inputs = collect_inputs(args, direct, lambda v: text_item(v, pair=True))
-    top_k = None if args.top_k == "all" else int(args.top_k)
-    params = {"top_k": top_k, "function_to_apply": args.function, **truncation(args)}
+    params = {"top_k": args.top_k, "function_to_apply": args.function, **truncation(args)}
     return run_task(pipe, inputs, params, lambda r: r)
 
 
@@ -393,9 +436,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UsageError(f"{out / 'model.safetensors'} exists; pass --force to overwrite it")
     state = read_state_dict(source)
     dtype = np.dtype(args.dtype)
+    tied = tied_copies(state, source)
     tensors = {
         name: array.astype(dtype) if np.issubdtype(array.dtype, np.floating) else array
         for name, array in state.items()
+        if name not in tied
     }
     if dtype == np.float16:
         overflow = [
@@ -410,15 +455,46 @@ def cmd_convert(args: argparse.Namespace) -> int:
     copied = [name for name in ("config.json", *TOKENIZER_FILES) if (source / name).exists()]
     for name in copied:
         shutil.copyfile(source / name, out / name)
+    if (source / "config.json").exists():  # the stored dtype, where transformers looks for it
+        config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+        config["torch_dtype"] = args.dtype
+        if "dtype" in config:  # transformers >= 4.56 writes this name
+            config["dtype"] = args.dtype
+        (out / "config.json").write_text(
+            json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
     summary = {
         "out": str(out),
         "tensors": len(tensors),
+        "tied_copies_dropped": sorted(tied),
         "dtype": args.dtype,
         "bytes": (out / "model.safetensors").stat().st_size,
         "copied": copied,
     }
     print(json.dumps(summary))
     return 0
+
+
+def tied_copies(state: dict[str, Any], source: Path) -> set[str]:
+    """The legacy MLM decoder's tensors where they only repeat the word embeddings and cls.predictions.bias (tied,
+    as transformers writes them: it saves neither, and every reader ties them again)."""
+    config = (
+        json.loads((source / "config.json").read_text(encoding="utf-8"))
+        if (source / "config.json").exists()
+        else {}
+    )
+    if config.get("tie_word_embeddings", True) is False:
+        return set()
+    prefix = "deberta." if "deberta.embeddings.word_embeddings.weight" in state else ""
+    originals = {
+        "cls.predictions.decoder.weight": prefix + "embeddings.word_embeddings.weight",
+        "cls.predictions.decoder.bias": "cls.predictions.bias",
+    }
+    return {
+        copy
+        for copy, original in originals.items()
+        if copy in state and original in state and np.array_equal(state[copy], state[original])
+    }
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -505,6 +581,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     model = load_model(resolve_model_path(args.model), "base", args.device, args.dtype)
     c = model.config
     rng = np.random.default_rng(0)
+    progress = Progress(len(args.batch) * len(args.seq) * (args.warmup + args.repeats), unit="runs")
+    done = 0
     for batch in args.batch:
         for length in args.seq:
             if c.position_biased_input and length > c.max_position_embeddings:
@@ -519,6 +597,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 shim.to_numpy(h[:1, :1])  # wait for the device to finish
                 if run >= args.warmup:
                     times.append(time.perf_counter() - started)
+                done += 1
+                progress.update(done, f"{batch}x{length}")
             seconds = float(np.median(times))
             result = {
                 "batch": batch,
@@ -529,8 +609,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 "device": args.device,
                 "dtype": args.dtype,
             }
+            progress.clear()
             print(json.dumps(result))
             sys.stdout.flush()
+    progress.close()
     return 0
 
 
@@ -544,6 +626,11 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def top_k_option(text: str) -> int | None:
+    """A positive number, or 'all' (None: every label or token)."""
+    return None if text == "all" else positive_int(text)
 
 
 def int_list(text: str) -> list[int]:
@@ -562,7 +649,12 @@ def common(parser: argparse.ArgumentParser, inputs: bool = True, batching: bool 
         "--model", required=True, metavar="DIR", help="checkpoint directory (or hub id, see README)"
     )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64", "float16"))
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64", "float16"),
+                        help="compute dtype (default float32; float64 is the oracle mode)")  # fmt: skip
+    if inputs or batching:
+        parser.add_argument(
+            "--tokenizer", metavar="DIR", help="tokenizer directory (default: the checkpoint's)"
+        )
     if batching:
         parser.add_argument(
             "--batch-size", type=positive_int, default=8, help="inputs per model call (default 8)"
@@ -576,6 +668,9 @@ def common(parser: argparse.ArgumentParser, inputs: bool = True, batching: bool 
         parser.add_argument("texts", nargs="*", metavar="TEXT", help="input text(s)")
         parser.add_argument("--text", action="append", default=[], help="an input text (repeatable)")
         parser.add_argument("--input", metavar="FILE", help="JSON lines to read ('-': stdin)")
+        parser.add_argument(
+            "--plain", action="store_true", help="--input/stdin hold one plain text per line, not JSON"
+        )
 
 
 def subcommand(sub: Any, name: str, help: str, example: str) -> argparse.ArgumentParser:
@@ -601,7 +696,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = subcommand(sub, "fill-mask", "the most likely tokens for [MASK]",
                    'deberta-np fill-mask --model deberta-base "Paris is the [MASK] of France." --top-k 3')  # fmt: skip
     common(p)
-    p.add_argument("--top-k", type=positive_int, default=5)
+    p.add_argument("--top-k", type=top_k_option, default=5,
+                   help="predictions per mask: a number or 'all' (the whole vocabulary; default 5)")  # fmt: skip
     p.add_argument("--target", action="append", help="score only this word (repeatable)")
     p.set_defaults(run=cmd_fill_mask)
 
@@ -609,7 +705,9 @@ def build_parser() -> argparse.ArgumentParser:
                    'deberta-np classify --model deberta-large-mnli --text "A man eats." --pair "Someone eats." --top-k all')  # fmt: skip
     common(p)
     p.add_argument("--pair", help="the second text of a pair (with one text)")
-    p.add_argument("--top-k", default="1", help="labels per input: a number or 'all' (default 1)")
+    p.add_argument(
+        "--top-k", type=top_k_option, default=1, help="labels per input: a number or 'all' (default 1)"
+    )
     p.add_argument(
         "--function", choices=("softmax", "sigmoid", "none"), help="score function (default: the config's)"
     )
@@ -644,11 +742,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input", metavar="FILE", help='JSON lines {"question": ..., "context": ...} (\'-\': stdin)'
     )
-    p.add_argument("--top-k", type=positive_int, default=1)
+    p.add_argument("--top-k", type=positive_int, default=1, help="answers per question (default 1)")
     p.add_argument(
         "--doc-stride", type=int, help="overlap of context windows (default min(max_seq_len/2, 128))"
     )
-    p.add_argument("--max-answer-len", type=positive_int, default=15)
+    p.add_argument(
+        "--max-answer-len", type=positive_int, default=15, help="longest answer in tokens (default 15)"
+    )
     p.add_argument(
         "--max-seq-len", type=positive_int, help="tokens per window (default min(384, model limit))"
     )
@@ -667,12 +767,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = subcommand(sub, "inspect", "family (v1, v2/v3), config summary, parameter count, dtypes and the heads a checkpoint holds",
                    "deberta-np inspect --model deberta-base")  # fmt: skip
-    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument(
+        "--model", required=True, metavar="DIR", help="checkpoint directory (or hub id, see README)"
+    )
     p.set_defaults(run=cmd_inspect)
 
     p = subcommand(sub, "convert", "rewrite a checkpoint as model.safetensors (from .bin, sharded, or another dtype)",
                    "deberta-np convert --model deberta-base --out deberta-base-f16 --dtype float16")  # fmt: skip
-    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument(
+        "--model", required=True, metavar="DIR", help="checkpoint directory (or hub id, see README)"
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="new checkpoint directory")
     p.add_argument("--dtype", default="float32", choices=("float32", "float16"), help="stored float dtype")
     p.add_argument("--force", action="store_true", help="overwrite an existing model.safetensors")
@@ -696,8 +800,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seq", type=int_list, default=[128], help="sequence lengths, comma-separated (default 128)"
     )
-    p.add_argument("--repeats", type=positive_int, default=3)
-    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument(
+        "--repeats", type=positive_int, default=3, help="timed runs per shape; the median is kept (default 3)"
+    )
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs per shape first (default 1)")
     p.set_defaults(run=cmd_bench)
 
     from .trace_cli import register  # the porter's commands: trace, compare, verify --onnx
@@ -707,18 +813,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status. Behaves as a Unix filter: a closed pipe (`| head -1`) ends it quietly
+    with cat's status (141), Ctrl-C with 130, and warnings are one-line messages, not Python's."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except UsageError as error:
-        parser.exit(2, f"deberta-np {args.command}: error: {error}\n")
-    except (CheckpointError, ConfigError, InputError, BackendError, ValueError, TypeError, OSError) as error:
-        print(f"deberta-np {args.command}: error: {error}", file=sys.stderr)
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        print(f"deberta-np {args.command}: error: standard output is closed", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `deberta-np ... | head`
-        return 0
-    return 0
+    name = f"deberta-np {args.command}"
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *_, **__: print(f"{name}: warning: {message}", file=sys.stderr)
+        try:
+            status = args.run(args)
+            sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
+            return status
+        except BrokenPipeError:
+            # Python's own final flush would report the closed pipe again: point stdout at /dev/null.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141  # 128 + SIGPIPE: what a shell reports for cat on a closed pipe
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            return 130
+        except UsageError as error:
+            parser.exit(2, f"{name}: error: {error}\n")
+        except (
+            CheckpointError,
+            ConfigError,
+            InputError,
+            BackendError,
+            ValueError,
+            TypeError,
+            OSError,
+        ) as error:
+            print(f"{name}: error: {error}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conformance import pipeline_models
@@ -76,11 +79,15 @@ def test_fill_mask(capsys: pytest.CaptureFixture, models: dict) -> None:
     assert status == 0 and err == ""  # no progress bar: stderr is not a terminal
     assert len(lines) == 1 and len(lines[0]) == 2
     assert set(lines[0][0]) == {"score", "token", "token_str", "sequence"}
-    with pytest.warns(UserWarning, match="using its first token 'Ġdog'"):
-        _, lines, _ = run(
-            capsys, "fill-mask", "--model", models["mlm"], "--text", "A [MASK].", "--target", " dog"
-        )
+    _, lines, err = run(
+        capsys, "fill-mask", "--model", models["mlm"], "--text", "A [MASK].", "--target", " dog"
+    )
     assert lines[0][0]["token_str"] == " dog"
+    # warnings are the tool's own one-line messages, not Python's UserWarning with a source line
+    assert err.startswith("deberta-np fill-mask: warning: ") and "using its first token 'Ġdog'" in err
+    assert err.count("\n") == 1 and "UserWarning" not in err
+    _, lines, _ = run(capsys, "fill-mask", "--model", models["mlm"], "A [MASK].", "--top-k", "all")
+    assert len(lines[0]) == 50265  # every token, as classify's --top-k all gives every label
 
 
 def test_classify_jsonl_with_bad_lines(capsys: pytest.CaptureFixture, models: dict, tmp_path: Path) -> None:
@@ -98,10 +105,13 @@ def test_classify_jsonl_with_bad_lines(capsys: pytest.CaptureFixture, models: di
         capsys, "classify", "--model", models["sentiment"], "--input", tmp_path / "in.jsonl", "--top-k", "all"
     )
     assert status == 1
-    assert [o is None for o in out] == [False, True, False, True, True, False]  # the blank line gives nothing
+    # one output line per input line, in order: an error record where a line could not be used
+    assert ["error" in o if isinstance(o, dict) else False for o in out] == [
+        False, True, False, True, True, True, False]  # fmt: skip
+    assert out[4] == {"error": "blank line", "input": f"{tmp_path / 'in.jsonl'} line 5"}
     assert len(out[0]) == 3 and {r["label"] for r in out[0]} == {"negative", "neutral", "positive"}
     assert "line 2: invalid JSON" in err and "line 4: text is empty" in err and "line 6: expected" in err
-    assert "line 1" not in err and "line 7" not in err
+    assert "line 1:" not in err and "line 7:" not in err
 
 
 def test_classify_pair_stdin_and_id2label(
@@ -111,7 +121,7 @@ def test_classify_pair_stdin_and_id2label(
         capsys, "classify", "--model", models["sentiment"], "A man eats.", "--pair", "Someone eats."
     )
     assert status == 0 and len(out[0]) == 1
-    monkeypatch.setattr(sys, "stdin", io.StringIO('"first"\n{"text": "second"}\n'))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'"first"\n{"text": "second"}\n')))
     labels = '{"0": "neg", "1": "mid", "2": "pos"}'
     status, out, _ = run(
         capsys, "classify", "--model", models["sentiment"], "--id2label", labels, "--max-length", 4
@@ -172,7 +182,7 @@ def test_qa_from_arguments_file_and_jsonl(
     status, out, err = run(
         capsys, "qa", "--model", models["qa"], "--input", tmp_path / "qa.jsonl", "--max-seq-len", 32
     )
-    assert status == 1 and out[0] is not None and out[1] is None and out[2] is None
+    assert status == 1 and "answer" in out[0] and "error" in out[1] and "error" in out[2]
     assert "line 2: the question is" in err and "line 3: expected an object" in err
 
 
@@ -324,3 +334,138 @@ def test_v2_convert(capsys: pytest.CaptureFixture, models_v2: dict, tmp_path: Pa
         capsys, "ner", "--model", half, "--aggregation", "first", "Ada Lovelace lives in London."
     )
     assert status == 0 and isinstance(out[0], list)
+
+
+# --- a Unix filter: one output line per input line, closed pipes, Ctrl-C ------------------------------------------
+
+
+def test_every_input_line_gets_one_output_line(
+    capsys: pytest.CaptureFixture, models: dict, tmp_path: Path
+) -> None:
+    lines = [
+        b'\xef\xbb\xbf"first, after a byte-order mark"',
+        b"",
+        b"\xff\xfe not UTF-8",
+        b"a plain text line",
+        b"[" * 100_000,
+        b"1" * 5000,
+        b'{"text": "last"}',
+    ]
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    status, out, err = run(
+        capsys, "classify", "--model", models["sentiment"], "--input", tmp_path / "in.jsonl"
+    )
+    assert status == 1 and len(out) == len(lines)
+    errors = [o.get("error", "") if isinstance(o, dict) else "" for o in out]
+    assert errors[0] == errors[6] == ""
+    assert errors[1] == "blank line" and errors[2] == "not UTF-8 (byte 1 is 0xff)"
+    assert "pass --plain" in errors[3] and "nested too deeply" in errors[4] and "4300 digits" in errors[5]
+    assert all(o["input"] == f"{tmp_path / 'in.jsonl'} line {i + 1}" for i, o in enumerate(out) if errors[i])
+    assert "Traceback" not in err
+    # --plain: one text per line, JSON or not
+    (tmp_path / "plain.txt").write_text('one text\n"quoted" and more\n', encoding="utf-8")
+    status, out, _ = run(
+        capsys, "classify", "--model", models["sentiment"], "--input", tmp_path / "plain.txt", "--plain"
+    )
+    assert status == 0 and len(out) == 2 and all("label" in o[0] for o in out)
+
+
+def test_qa_refuses_an_empty_context_as_the_python_api_does(
+    capsys: pytest.CaptureFixture, models: dict
+) -> None:
+    status, out, err = run(capsys, "qa", "--model", models["qa"], "--question", "Who?", "--context", "")
+    assert "input 1: context is empty" in err
+    assert status == 1 and out == [{"error": "context is empty", "input": "input 1"}]
+    status, out, _ = run(capsys, "qa", "--model", models["qa"], "--question", "", "--context", "Here.")
+    assert status == 1 and out[0]["error"] == "question is empty"
+
+
+def cli(*argv: object) -> list[str]:
+    return [sys.executable, "-m", "deberta_np", *map(str, argv)]
+
+
+def test_a_closed_pipe_ends_quietly_and_ctrl_c_exits_130(models: dict, tmp_path: Path) -> None:
+    (tmp_path / "many.jsonl").write_text("".join(f'"text number {i}"\n' for i in range(300)))
+    command = cli(
+        "classify", "--model", models["sentiment"], "--input", tmp_path / "many.jsonl", "--batch-size", 2
+    )
+    # `| head -1`: read one line, close the pipe
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stdout.readline()
+    process.stdout.close()
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 141 and err == b"", err.decode()
+    # Ctrl-C while it runs
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 130 and b"Traceback" not in err, err.decode()
+    # stdout closed from the start (`>&-`)
+    done = subprocess.run(["bash", "-c", " ".join(f"'{a}'" for a in cli("inspect", "--model", models["sentiment"])) + " >&-"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert (
+        done.returncode == 1 and done.stderr.strip() == "deberta-np inspect: error: standard output is closed"
+    )
+
+
+def test_tokenizer_option_and_what_fill_mask_says_of_a_classifier(
+    capsys: pytest.CaptureFixture, models: dict, tmp_path: Path
+) -> None:
+    bare = tmp_path / "no-tokenizer"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copyfile(models["sentiment"] / name, bare / name)
+    status, _, err = run(capsys, "classify", "--model", bare, "Fine.")
+    assert status == 1 and "tokenizer" in err
+    status, out, _ = run(capsys, "classify", "--model", bare, "--tokenizer", models["sentiment"], "Fine.")
+    assert status == 0 and out == run(capsys, "classify", "--model", models["sentiment"], "Fine.")[1]
+    status, _, err = run(capsys, "fill-mask", "--model", models["sentiment"], "A [MASK].")
+    assert status == 1 and "Fine-tuning drops the pretraining MLM head" in err and "v3" not in err
+
+
+def test_convert_drops_tied_copies_and_records_the_dtype(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    from deberta_np import DebertaForMaskedLM
+    from deberta_np.safetensors_io import write_safetensors
+    from deberta_np.weights import read_state_dict
+
+    source = ROOT / "conformance" / "golden" / "models" / "mlm-legacy-embproj"  # cls.predictions.*, tied
+    state = dict(read_state_dict(source))
+    state["cls.predictions.decoder.weight"] = state["deberta.embeddings.word_embeddings.weight"]
+    state["cls.predictions.decoder.bias"] = state["cls.predictions.bias"]
+    copies = tmp_path / "with-copies"
+    copies.mkdir()
+    shutil.copyfile(source / "config.json", copies / "config.json")
+    write_safetensors(copies / "model.safetensors", state)
+    for dtype in ("float32", "float16"):
+        status, out, _ = run(
+            capsys, "convert", "--model", copies, "--out", tmp_path / dtype, "--dtype", dtype
+        )
+        assert status == 0
+        assert out[0]["tied_copies_dropped"] == [
+            "cls.predictions.decoder.bias",
+            "cls.predictions.decoder.weight",
+        ]
+        assert set(read_state_dict(tmp_path / dtype)) == set(read_state_dict(source))
+        assert json.loads((tmp_path / dtype / "config.json").read_text())["torch_dtype"] == dtype
+    ids = [[1, 5, 9, 2]]  # the same weights, tied again on loading: the same logits, bit for bit
+    expected = DebertaForMaskedLM.from_pretrained(copies)(ids).logits
+    assert np.array_equal(DebertaForMaskedLM.from_pretrained(tmp_path / "float32")(ids).logits, expected)
+
+
+def test_warnings_are_one_line_messages(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    import deberta_np.cli as cli_module
+
+    def warn(args: object) -> int:
+        warnings.warn("something to know", UserWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(cli_module, "cmd_inspect", warn)
+    assert main(["inspect", "--model", "x"]) == 0
+    assert capsys.readouterr().err == "deberta-np inspect: warning: something to know\n"

@@ -109,7 +109,11 @@ def test_a_conformance_package_in_the_working_directory_never_runs(tmp_path: Pat
     (model / "conformance").mkdir()
     for name in ("__init__.py", "check.py", "__main__.py"):
         (model / "conformance" / name).write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
-    in_checkout = "from deberta_np.cli import repository_conformance as r; print(r().__file__)"
+    in_checkout = (
+        "import sys\nfrom deberta_np.cli import UsageError, repository_conformance\n"
+        "try:\n    print(repository_conformance().__file__)\n"
+        "except UsageError as error:\n    sys.exit(f'refused: {error}')"
+    )
     runs = [
         [sys.executable, "-m", "deberta_np", "verify", "--model", "."],
         [

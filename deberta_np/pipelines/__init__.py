@@ -103,8 +103,8 @@ def check_head(path: os.PathLike[str], cls: type[Pipeline]) -> None:
     held = [HEAD_DESCRIPTIONS[h] for h in heads if h != "base"]
     holds = "an encoder with " + " and ".join(held) if held else "a bare encoder (no task head)"
     hint = {
-        "masked_lm": " DeBERTa-v3 checkpoints are RTD discriminators and have no MLM head; transformers would "
-        "fill it with random numbers.",
+        "masked_lm": " Fine-tuning drops the pretraining MLM head: use a pretrained checkpoint such as "
+        "microsoft/deberta-base (transformers would fill the missing head with random numbers).",
         "sequence_classification": " Use a checkpoint fine-tuned for this task (for zero-shot, on NLI: e.g. "
         "microsoft/deberta-large-mnli).",
     }.get(cls.head, " Use a checkpoint fine-tuned for this task.")

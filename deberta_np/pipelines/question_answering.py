@@ -72,7 +72,11 @@ class QuestionAnsweringPipeline(Pipeline):
     # --- preprocessing ------------------------------------------------------------------------------------------
 
     def preprocess(self, item: Any, params: dict[str, Any]) -> list[Feature]:
-        question, context = item["question"], item["context"]
+        # checked here, where every input passes (the call, the command line's run, batches)
+        question, context = (
+            self.check_text(item["question"], "question"),
+            self.check_text(item["context"], "context"),
+        )
         max_seq_len, stride = params["max_seq_len"], params["doc_stride"]
         question_first = self.tokenizer.padding_side == "right"  # transformers' rule
         n_question = len(self.tokenizer(question, add_special_tokens=False)["input_ids"])
@@ -155,7 +159,7 @@ class QuestionAnsweringPipeline(Pipeline):
 
 
 def to_examples(args: tuple, question: Any, context: Any) -> list[dict[str, str]]:
-    """The call's arguments as a list of {"question", "context"} (checked: non-empty strings)."""
+    """The call's arguments as a list of {"question", "context"} (their texts are checked by preprocess)."""
     if args and (question is not None or context is not None):
         raise TypeError("give the inputs either as arguments or as question=/context=, not both")
     if len(args) == 2 and all(isinstance(a, str) for a in args):
@@ -182,8 +186,6 @@ def to_examples(args: tuple, question: Any, context: Any) -> list[dict[str, str]
             raise TypeError(
                 f"each input is a dict with exactly the keys 'question' and 'context', got {item!r}"[:200]
             )
-        for key in ("question", "context"):
-            Pipeline.check_text(item[key], key)
     return items
 
 
