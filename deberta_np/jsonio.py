@@ -29,11 +29,19 @@ def _parse_int(digits: str) -> int | LongInteger:
     return int(digits) if not limit or len(digits) <= limit else LongInteger(digits)
 
 
-def loads(text: str | bytes, fail: Callable[[str], Exception], **options: Any) -> Any:
-    """`json.loads(text, **options)`; any failure raises `fail(reason)` (reason: "invalid JSON (...)")."""
+def loads(
+    text: str | bytes,
+    fail: Callable[[str], Exception],
+    at_line: Callable[[int, str], Exception] | None = None,
+    **options: Any,
+) -> Any:
+    """`json.loads(text, **options)`; any failure raises `fail(reason)` (reason: "invalid JSON (...)"), or
+    for a syntax error `at_line(line, reason)` where given (for "file:line: ..." messages)."""
     try:
         return json.loads(text, **{"parse_int": _parse_int, **options})
     except json.JSONDecodeError as error:
+        if at_line is not None:
+            raise at_line(error.lineno, f"invalid JSON ({error.msg}, column {error.colno})") from None
         raise fail(f"invalid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
     except RecursionError:
         raise fail("invalid JSON (arrays or objects nested too deeply)") from None
