@@ -29,6 +29,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import BackendError, CheckpointError, ConfigError, InputError
+from .jsonio import loads
 
 # One chunk of inputs goes through the pipeline at a time: memory stays bounded and the progress bar moves.
 CHUNK_BATCHES = 8
@@ -68,9 +69,10 @@ def json_lines(stream: TextIO) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as error:
-            yield number, ValueError(f"invalid JSON ({error.msg} at column {error.colno})")
+            # RecursionError and huge ints too, not only syntax; a line has one line: only its column matters
+            yield number, loads(line, InputError, lambda _, reason: InputError(reason))
+        except InputError as error:
+            yield number, error
 
 
 def text_item(value: Any, pair: bool = False) -> Any:
@@ -270,10 +272,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def parse_json_option(value: str, name: str) -> Any:
-    try:
-        return json.loads(read_text_argument(value))
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{name}: invalid JSON ({error.msg})") from error
+    return loads(read_text_argument(value), lambda reason: UsageError(f"{name}: {reason}"))
 
 
 # ================================================================================================================

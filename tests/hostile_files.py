@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from test_tokenizer_v2 import TOY_VALID, _field, _model
 from test_torch_pickle import EMPTY_HOOKS, PROTO, STOP, f32, glob, num, tensor, text, torch_zip, tup
 
 from deberta_np.safetensors_io import read_safetensors, write_safetensors
@@ -157,6 +158,73 @@ def make_long_integer_config(directory: Path) -> Path:
     return target
 
 
+# ----------------------------------------------------------------------------------------------------- tokenizers
+
+
+def v1_tokenizer(directory: Path, vocab: object = None, **files: str) -> Path:
+    """A toy DeBERTa (v1) tokenizer directory: vocab.json, merges.txt and any `files` (name with _ for .)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = vocab if vocab is not None else {"a": 0, "b": 1, "ab": 2}
+    (directory / "vocab.json").write_text(vocab if isinstance(vocab, str) else json.dumps(vocab))
+    (directory / "merges.txt").write_text("#version: 0.2\na b\n")
+    for name, content in files.items():
+        (directory / name.replace("_json", ".json")).write_text(content)
+    return directory
+
+
+def v2_tokenizer(directory: Path, model: bytes | None = None, **files: str) -> Path:
+    """A toy SentencePiece (v2/v3) tokenizer directory: spm.model and any `files`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "spm.model").write_bytes(model if model is not None else _model(TOY_VALID, _field(40, 0)))
+    for name, content in files.items():
+        (directory / name.replace("_json", ".json")).write_text(content)
+    return directory
+
+
+def make_vocab_huge_id(directory: Path) -> Path:
+    """An id of 10^10 in vocab.json: the id table (as long as the largest id) would take 80 GB."""
+    return v1_tokenizer(directory / "vocab_huge_id", {"a": 0, "b": 1, "ab": 10**10})
+
+
+def make_added_token_huge_id(directory: Path) -> Path:
+    return v1_tokenizer(directory / "added_huge_id", added_tokens_json=json.dumps({"<x>": 10**10}))
+
+
+def make_decoder_huge_id(directory: Path) -> Path:
+    decoder = {"added_tokens_decoder": {str(10**10): {"content": "<x>", "special": True}}}
+    return v2_tokenizer(directory / "decoder_huge_id", tokenizer_config_json=json.dumps(decoder))
+
+
+def make_truncated_spm(directory: Path) -> Path:
+    """An spm.model cut after its pieces: it parses, but without trainer_spec it mapped unknowns to id 0."""
+    pieces_only = _model(TOY_VALID)[: -len(_field(2, b"") + _field(3, b""))]
+    return v2_tokenizer(directory / "truncated_spm", pieces_only)
+
+
+def make_spm_without_byte_pieces(directory: Path) -> Path:
+    """byte_fallback on, but no <0x..> pieces: sentencepiece refuses to load it."""
+    return v2_tokenizer(directory / "spm_no_bytes", _model(TOY_VALID, _field(40, 0) + _field(35, 1)))
+
+
+def make_bad_model_max_length(directory: Path) -> Path:
+    return v1_tokenizer(directory / "max_length", tokenizer_config_json='{"model_max_length": "512 tokens"}')
+
+
+def make_deep_json_vocab(directory: Path) -> Path:
+    return v1_tokenizer(directory / "deep_vocab", '{"a":' + deep_json() + "}")
+
+
+def make_deep_json_tokenizer_json(directory: Path) -> Path:
+    directory = directory / "deep_tokenizer_json"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "tokenizer.json").write_text('{"model":' + deep_json() + "}")
+    return directory
+
+
+def make_deep_json_tokenizer_config(directory: Path) -> Path:
+    return v2_tokenizer(directory / "deep_tokenizer_config", tokenizer_config_json=deep_json())
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     "deep_tuple_key": make_deep_tuple_key,
     "memoized_long_key": make_memoized_long_key,
@@ -172,6 +240,15 @@ CASES: dict[str, Callable[[Path], Path]] = {
     "deep_json_index": make_deep_json_index,
     "deep_json_config": make_deep_json_config,
     "long_integer_config": make_long_integer_config,
+    "vocab_huge_id": make_vocab_huge_id,
+    "added_token_huge_id": make_added_token_huge_id,
+    "decoder_huge_id": make_decoder_huge_id,
+    "truncated_spm": make_truncated_spm,
+    "spm_without_byte_pieces": make_spm_without_byte_pieces,
+    "bad_model_max_length": make_bad_model_max_length,
+    "deep_json_vocab": make_deep_json_vocab,
+    "deep_json_tokenizer_json": make_deep_json_tokenizer_json,
+    "deep_json_tokenizer_config": make_deep_json_tokenizer_config,
 }
 
 
