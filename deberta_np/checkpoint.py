@@ -11,6 +11,7 @@ ignore. The few renamings are the ones transformers itself applies:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import model, model_v2
@@ -114,10 +115,26 @@ def known_unused(name: str, config: DebertaConfig, head: str) -> bool:
     return name.startswith(OTHER_HEAD_PREFIXES) and not name.startswith(head_prefixes)
 
 
+_LAYER = re.compile(r"deberta\.encoder\.layer\.(\d{1,9})\.")
+
+
+def check_sizes(state: dict[str, Any], config: DebertaConfig, source: str) -> None:
+    """Compare the config's layer count with the layers `state` (canonical names) holds, before anything is
+    built from it: the expected-tensor table grows with num_hidden_layers, and a config.json of a few bytes
+    saying 10^9 would otherwise exhaust memory before the mismatch is found."""
+    held = {int(m.group(1)) for name in state if (m := _LAYER.match(name))}
+    if config.num_hidden_layers > len(held):
+        raise CheckpointError(
+            f"{source}: config.json says num_hidden_layers={config.num_hidden_layers}, but the checkpoint holds "
+            f"{len(held)} encoder layer(s) (does config.json describe this checkpoint?)"
+        )
+
+
 def select_parameters(state: dict[str, Any], config: DebertaConfig, head: str, source: str) -> dict[str, Any]:
     """Check `state` (canonical names) against what `head` needs; return exactly the needed tensors."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}")
+    check_sizes(state, config, source)
     shapes = expected_shapes(config, head)
     missing = [name for name in shapes if name not in state]
     unexpected = [name for name in state if name not in shapes and not known_unused(name, config, head)]

@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .errors import BackendError, CheckpointError, ConfigError, InputError
+from .jsonio import loads
 from .oracle import PUBLISHED
 
 # One chunk of inputs goes through the pipeline at a time: memory stays bounded and the progress bar moves.
@@ -87,16 +88,16 @@ def input_lines(stream: BinaryIO, plain: bool = False) -> Iterator[tuple[int, An
 
 
 def parse_json_line(line: str) -> Any:
-    """The line's JSON value, or an InputError saying why there is none."""
+    """The line's JSON value, or an InputError saying why there is none (syntax, nesting, a 5000-digit number)."""
     try:
-        return json.loads(line)
-    except json.JSONDecodeError as error:
+        # parse_int=int: an over-long number is this line's error, not a string to classify
+        return loads(line, InputError, lambda _, reason: InputError(reason), parse_int=int)
+    except InputError as error:
+        reason = str(error)
+        if "; use sys.set_int_max_str_digits" in reason:  # Python's advice, not the user's
+            reason = reason.split(";")[0] + ")"
         hint = "" if line.lstrip()[:1] in ('"', "{", "[") else " (one plain text per line? pass --plain)"
-        return InputError(f"invalid JSON ({error.msg} at column {error.colno}){hint}")
-    except RecursionError:
-        return InputError("invalid JSON: nested too deeply")
-    except ValueError as error:  # a number beyond Python's digit limit for int()
-        return InputError(f"invalid JSON: {str(error).split(';')[0]}")
+        return InputError(reason + hint)
 
 
 def text_item(value: Any, pair: bool = False) -> Any:
@@ -313,10 +314,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def parse_json_option(value: str, name: str) -> Any:
-    try:
-        return json.loads(read_text_argument(value))
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{name}: invalid JSON ({error.msg})") from error
+    return loads(read_text_argument(value), lambda reason: UsageError(f"{name}: {reason}"))
 
 
 # ================================================================================================================

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .jsonio import loads
 
 # Activations the model implements (see model.ACTIVATIONS): the names transformers' ACT2FN gives them.
 ACTIVATION_NAMES = (
@@ -37,6 +39,10 @@ ACTIVATION_NAMES = (
 # "none" is what `pos_att_type="None"` becomes in transformers; it adds no term but counts in the scale factor
 # (spec §9.10). "p2p" exists only in Microsoft's code, and transformers does not implement it: refused.
 POS_ATT_TYPES = ("c2p", "p2c", "none")
+
+# num_labels without id2label makes the labels LABEL_0, LABEL_1, ...: past this many, a config.json of a few
+# bytes would make a table of any size. A head with more labels names them in id2label (the file pays for them).
+MAX_IMPLICIT_LABELS = 65536
 
 
 @dataclass
@@ -82,15 +88,30 @@ class DebertaConfig:
             self.pos_att_type = [part.strip() for part in self.pos_att_type.lower().split("|")]
         elif self.pos_att_type is None:
             self.pos_att_type = []
-        elif isinstance(self.pos_att_type, (list, tuple)):
-            self.pos_att_type = [str(part).strip().lower() for part in self.pos_att_type]
+        elif isinstance(self.pos_att_type, (list, tuple)) and all(
+            isinstance(p, str) for p in self.pos_att_type
+        ):
+            self.pos_att_type = [part.strip().lower() for part in self.pos_att_type]
+        else:
+            raise ConfigError(
+                f"config field pos_att_type must be a string such as 'c2p|p2c' or a list of strings, "
+                f"got {_short(self.pos_att_type)}"
+            )
         if self.pooler_hidden_size is None:
             self.pooler_hidden_size = self.hidden_size
         if self.embedding_size is None:
             self.embedding_size = self.hidden_size
         if self.id2label is not None:
-            self.id2label = {int(k): str(v) for k, v in dict(self.id2label).items()}
+            self.id2label = {
+                _label_id(k, "id2label", "key"): _label_name(v, "id2label")
+                for k, v in _object(self.id2label, "id2label").items()
+            }
             self.num_labels = len(self.id2label)
+        elif _is_int(self.num_labels) and self.num_labels > MAX_IMPLICIT_LABELS:
+            raise ConfigError(
+                f"config field num_labels is {_short(self.num_labels)} with no id2label: more than {MAX_IMPLICIT_LABELS} "
+                "labels must be named in id2label"
+            )
         else:
             self.id2label = (
                 {i: f"LABEL_{i}" for i in range(self.num_labels)} if _is_int(self.num_labels) else {}
@@ -98,7 +119,10 @@ class DebertaConfig:
         if self.label2id is None:
             self.label2id = {label: i for i, label in self.id2label.items()}
         else:
-            self.label2id = {str(k): int(v) for k, v in dict(self.label2id).items()}
+            self.label2id = {
+                _label_name(k, "label2id"): _label_id(v, "label2id", "value")
+                for k, v in _object(self.label2id, "label2id").items()
+            }
         self.validate()
 
     # ------------------------------------------------------------------------------------------------------------
@@ -137,15 +161,17 @@ class DebertaConfig:
         positive += ("max_position_embeddings", "embedding_size", "pooler_hidden_size", "num_labels")
         for name in positive:
             value = getattr(self, name)
-            if not _is_int(value) or value <= 0:
-                raise ConfigError(f"config field {name} must be a positive integer, got {value!r}")
+            if not _is_int(value) or not 0 < value < 2**31:
+                raise ConfigError(
+                    f"config field {name} must be a positive integer below 2**31, got {_short(value)}"
+                )
         for name in ("type_vocab_size",):
             value = getattr(self, name)
             if not _is_int(value) or value < 0:
-                raise ConfigError(f"config field {name} must be a non-negative integer, got {value!r}")
+                raise ConfigError(f"config field {name} must be a non-negative integer, got {_short(value)}")
         if not _is_int(self.max_relative_positions):
             raise ConfigError(
-                f"config field max_relative_positions must be an integer, got {self.max_relative_positions!r}"
+                f"config field max_relative_positions must be an integer, got {_short(self.max_relative_positions)}"
             )
         if self.hidden_size % self.num_attention_heads != 0:
             raise ConfigError(
@@ -153,9 +179,15 @@ class DebertaConfig:
                 f"num_attention_heads ({self.num_attention_heads})"
             )
         if not isinstance(self.layer_norm_eps, (int, float)) or isinstance(self.layer_norm_eps, bool):
-            raise ConfigError(f"config field layer_norm_eps must be a number, got {self.layer_norm_eps!r}")
-        if not self.layer_norm_eps > 0:
-            raise ConfigError(f"config field layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+            raise ConfigError(
+                f"config field layer_norm_eps must be a number, got {_short(self.layer_norm_eps)}"
+            )
+        if not 0 < self.layer_norm_eps < 1:
+            # eps is added to the variance of hidden states that LayerNorm scales to about 1: it must be
+            # negligible there. At 1e300 (or Infinity, which JSON allows) every hidden state comes out 0.
+            raise ConfigError(
+                f"config field layer_norm_eps must be a small positive number (0 < eps < 1), got {_short(self.layer_norm_eps)}"
+            )
         for name in (
             "relative_attention",
             "position_biased_input",
@@ -164,22 +196,24 @@ class DebertaConfig:
             "zero_fully_masked_rows",
         ):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"config field {name} must be true or false, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"config field {name} must be true or false, got {_short(getattr(self, name))}"
+                )
         for name in ("hidden_act", "pooler_hidden_act"):
             value = getattr(self, name)
             if value not in ACTIVATION_NAMES:
                 raise ConfigError(
-                    f"config field {name}: unknown activation {value!r} (supported: {', '.join(ACTIVATION_NAMES)})"
+                    f"config field {name}: unknown activation {_short(value)} (supported: {', '.join(ACTIVATION_NAMES)})"
                 )
         for part in self.pos_att_type:
             if part not in POS_ATT_TYPES:
                 hint = " (Microsoft's p2p term is not implemented by transformers)" if part == "p2p" else ""
                 raise ConfigError(
-                    f"config field pos_att_type: unknown attention type {part!r}{hint}; use c2p and/or p2c, e.g. 'c2p|p2c'"
+                    f"config field pos_att_type: unknown attention type {_short(part)}{hint}; use c2p and/or p2c, e.g. 'c2p|p2c'"
                 )
         if self.pad_token_id is not None and (not _is_int(self.pad_token_id) or self.pad_token_id < 0):
             raise ConfigError(
-                f"config field pad_token_id must be a non-negative integer or null, got {self.pad_token_id!r}"
+                f"config field pad_token_id must be a non-negative integer or null, got {_short(self.pad_token_id)}"
             )
         if len(self.id2label) != self.num_labels:
             raise ConfigError(
@@ -213,10 +247,7 @@ class DebertaConfig:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from error
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{path}: not valid JSON ({error})") from error
+        values = loads(text, lambda reason: ConfigError(f"{path}: not valid JSON: {reason}"))
         try:
             return cls.from_dict(values, **overrides)
         except ConfigError as error:
@@ -253,6 +284,37 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _short(value: Any) -> str:
+    """repr for a message: bounded, and never int -> str on a huge int (which raises past 4300 digits)."""
+    if _is_int(value) and abs(value) >= 10**30:
+        return f"<an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _object(value: Any, name: str) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"config field {name} must be a JSON object, got {_short(value)}")
+    return value
+
+
+def _label_id(value: Any, name: str, part: str) -> int:
+    """A label id: an int, or (as JSON object keys are) its decimal string."""
+    if type(value) is str and value.strip().lstrip("-").isdigit() and len(value) <= 18:
+        value = int(value)
+    if not _is_int(value) or not 0 <= value < 2**31:
+        raise ConfigError(f"config field {name}: {part} {_short(value)} is not a label id (an integer >= 0)")
+    return value
+
+
+def _label_name(value: Any, name: str) -> str:
+    if type(value) is str:
+        return value
+    if (_is_int(value) and abs(value) < 10**18) or (isinstance(value, float) and math.isfinite(value)):
+        return str(value)  # a number used as a label name, as transformers allows
+    raise ConfigError(f"config field {name}: label {_short(value)} is not a string")
+
+
 NORM_REL_EBD = ("none", "layer_norm")
 
 
@@ -283,6 +345,10 @@ class DebertaV2Config(DebertaConfig):
             self.norm_rel_ebd = [part.strip() for part in self.norm_rel_ebd.lower().split("|")]
         elif self.norm_rel_ebd is None:
             self.norm_rel_ebd = ["none"]
+        elif not (isinstance(self.norm_rel_ebd, list) and all(isinstance(p, str) for p in self.norm_rel_ebd)):
+            raise ConfigError(
+                f"config field norm_rel_ebd must be a string such as 'layer_norm', got {_short(self.norm_rel_ebd)}"
+            )
         if (
             self.attention_head_size is None
             and _is_int(self.hidden_size)
@@ -309,30 +375,36 @@ class DebertaV2Config(DebertaConfig):
         super().validate()
         for name in ("position_buckets",):
             if not _is_int(getattr(self, name)):
-                raise ConfigError(f"config field {name} must be an integer, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"config field {name} must be an integer, got {_short(getattr(self, name))}"
+                )
         if (
             not _is_int(self.conv_kernel_size)
             or self.conv_kernel_size < 0
             or (self.conv_kernel_size > 0 and self.conv_kernel_size % 2 == 0)
         ):
             raise ConfigError(
-                f"config field conv_kernel_size must be 0 (no ConvLayer) or odd, got {self.conv_kernel_size!r} "
+                f"config field conv_kernel_size must be 0 (no ConvLayer) or odd, got {_short(self.conv_kernel_size)} "
                 "(an even kernel changes the sequence length in transformers' Conv1d)"
             )
         if not _is_int(self.conv_groups) or self.conv_groups <= 0 or self.hidden_size % self.conv_groups:
-            raise ConfigError(f"config field conv_groups must divide hidden_size, got {self.conv_groups!r}")
+            raise ConfigError(
+                f"config field conv_groups must divide hidden_size, got {_short(self.conv_groups)}"
+            )
         if self.conv_act not in ACTIVATION_NAMES:
-            raise ConfigError(f"config field conv_act: unknown activation {self.conv_act!r}")
+            raise ConfigError(f"config field conv_act: unknown activation {_short(self.conv_act)}")
         if not isinstance(self.share_att_key, bool):
-            raise ConfigError(f"config field share_att_key must be true or false, got {self.share_att_key!r}")
+            raise ConfigError(
+                f"config field share_att_key must be true or false, got {_short(self.share_att_key)}"
+            )
         for part in self.norm_rel_ebd:
             if part not in NORM_REL_EBD:
                 raise ConfigError(
-                    f"config field norm_rel_ebd: unknown value {part!r}; use 'layer_norm' or 'none'"
+                    f"config field norm_rel_ebd: unknown value {_short(part)}; use 'layer_norm' or 'none'"
                 )
-        if not _is_int(self.attention_head_size) or self.attention_head_size <= 0:
+        if not _is_int(self.attention_head_size) or not 0 < self.attention_head_size < 2**31:
             raise ConfigError(
-                f"config field attention_head_size must be a positive integer, got {self.attention_head_size!r}"
+                f"config field attention_head_size must be a positive integer, got {_short(self.attention_head_size)}"
             )
         if self.attention_head_size * self.num_attention_heads != self.hidden_size:
             raise ConfigError(

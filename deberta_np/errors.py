@@ -19,3 +19,8 @@ class InputError(ValueError):
 
 class BackendError(RuntimeError):
     """A requested device or dtype that this machine or backend cannot provide."""
+
+
+class TokenizerError(ValueError):
+    """A tokenizer file (vocab, merges, spm.model, tokenizer.json, ...) that cannot be read exactly (names the file and
+    the field)."""

@@ -18,7 +18,7 @@ from . import model, model_v2
 from . import xp as shim
 from .checkpoint import PREFIX, canonical_names, leaves, masked_lm_head, nest, select_parameters
 from .config import DebertaConfig, DebertaV2Config
-from .errors import ConfigError, InputError
+from .errors import CheckpointError, ConfigError, InputError
 from .fast import FastDeberta
 from .fast import supports as fast_supports
 from .fast_v2 import FastDebertaV2
@@ -129,7 +129,7 @@ class DebertaPreTrainedModel:
         if self.head == "masked_lm":
             self.head = masked_lm_head(state, config, source)  # the layout the checkpoint holds
         selected = select_parameters(state, config, self.head, source)
-        self.params = nest({name: self._to_backend(array) for name, array in selected.items()})
+        self.params = nest({name: self._to_backend(array, name) for name, array in selected.items()})
         self.fast = fast
         self._fast_encoder: FastDeberta | None = None
         if fast:
@@ -142,10 +142,15 @@ class DebertaPreTrainedModel:
         device: str = "cpu",
         dtype: str = "float32",
         fast: bool = True,
+        mmap: bool = True,
         **config_overrides: Any,
     ) -> ModelT:
         """Load `config.json` and the weights (safetensors, sharded or not, or pytorch_model.bin) from a directory.
 
+        mmap: float32 weights stay zero-copy views of the memory-mapped files, which must then not be replaced
+        in place or truncated while the model lives (a write through a temporary file and a rename, as
+        `deberta-np convert` does, is safe). mmap=False reads the files into private memory instead, for
+        services whose checkpoint files may be rewritten under them; it costs the weights' size in memory.
         `config_overrides` replace config.json values, e.g. `zero_fully_masked_rows=True`.
         """
         shim.check_dtype(dtype)
@@ -161,10 +166,21 @@ class DebertaPreTrainedModel:
             )
         files = find_checkpoint_files(path)
         source = str(files[0]) if len(files) == 1 else f"{path} ({len(files)} shards)"
-        return cls(config, read_state_dict(path), device=device, dtype=dtype, source=source, fast=fast)
+        state = read_state_dict(path, mmap=mmap)
+        return cls(config, state, device=device, dtype=dtype, source=source, fast=fast)
 
-    def _to_backend(self, array: numpy.ndarray) -> Array:
+    def _to_backend(self, array: numpy.ndarray, name: str) -> Array:
         dtype = getattr(self.xp, self.dtype)
+        if self.dtype == "float16" and array.dtype.kind == "f" and array.dtype.itemsize > 2:
+            # Beyond float16's range a weight becomes inf and every output NaN: refuse, as `convert` does.
+            with numpy.errstate(over="ignore"):
+                overflow = numpy.isfinite(array) & ~numpy.isfinite(array.astype(numpy.float16))
+            if overflow.any():
+                peak = float(numpy.abs(array[overflow]).max())
+                raise CheckpointError(
+                    f"{self.source}: tensor {name!r} holds {peak:g}, beyond float16's range (65504); "
+                    "load it in float32"
+                )
         if self.xp is numpy:
             return (
                 array if array.dtype == dtype else array.astype(dtype)
@@ -538,12 +554,13 @@ def load_model(
     head: str = "base",
     device: str = "cpu",
     dtype: str = "float32",
+    mmap: bool = True,
     **config_overrides: Any,
 ) -> DebertaPreTrainedModel:
     """Load a checkpoint directory with the v1 or v2 class its config.json names (model_type), for `head`.
 
     head: "base", "masked_lm", "sequence_classification", "token_classification", "question_answering" or,
-    for v2/v3, "multiple_choice".
+    for v2/v3, "multiple_choice". mmap: see DebertaPreTrainedModel.from_pretrained.
     """
     config = DebertaConfig.from_pretrained(path)
     classes = V2_MODEL_CLASSES if config.model_type == "deberta-v2" else MODEL_CLASSES
@@ -551,4 +568,4 @@ def load_model(
         raise ValueError(
             f"unknown head {head!r} for a {config.model_type} checkpoint; expected one of {', '.join(classes)}"
         )
-    return classes[head].from_pretrained(path, device=device, dtype=dtype, **config_overrides)
+    return classes[head].from_pretrained(path, device=device, dtype=dtype, mmap=mmap, **config_overrides)

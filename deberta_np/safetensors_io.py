@@ -15,20 +15,27 @@ correctly but slowly there; nothing here byte-swaps them to native order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import mmap
+import mmap as _mmap
 import os
+import secrets
 import struct
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from deberta_np.errors import CheckpointError
+from deberta_np.jsonio import loads
 
-__all__ = ["read_safetensors", "read_safetensors_header", "write_safetensors"]
+__all__ = ["atomic_writer", "read_safetensors", "read_safetensors_header", "write_safetensors"]
 
 MAX_HEADER_BYTES = 100_000_000  # the reference implementation's cap (MAX_HEADER_SIZE)
+MAX_DIMS = 64  # NumPy's limit (NPY_MAXDIMS)
+MAX_BYTES = 2**63 - 1  # NumPy's limit on an array's size in bytes, zero-sized or not
 
 # safetensors dtype name -> little-endian NumPy dtype. "BF16" is read as raw uint16 and upcast.
 _DTYPES: dict[str, np.dtype] = {
@@ -75,6 +82,8 @@ _PACKAGE_DTYPE_RANK = {
 
 def _fail(path: str | os.PathLike, what: str, name: str | None = None) -> CheckpointError:
     where = f"{os.fspath(path)}" + (f", tensor {name!r}" if name is not None else "")
+    if os.path.islink(path):
+        where += f" (a link to {os.path.realpath(path)})"
     return CheckpointError(f"safetensors file {where}: {what}")
 
 
@@ -101,10 +110,8 @@ def _parse_header(
         text = head.decode("utf-8")
     except UnicodeDecodeError as e:
         raise _fail(path, f"the header is not UTF-8 ({e})") from None
-    try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicates)
-    except ValueError as e:  # json.JSONDecodeError and our duplicate-key error
-        raise _fail(path, f"the header is not valid JSON: {e}") from None
+    obj = loads(text, lambda reason: _fail(path, f"the header is not valid JSON: {reason}"),
+                object_pairs_hook=_no_duplicates)  # fmt: skip
     if not isinstance(obj, dict):
         raise _fail(path, "the header is not a JSON object")
 
@@ -134,6 +141,13 @@ def _parse_header(
             raise _fail(path, f"shape must be a list of integers, got {shape!r}", name)
         if any(d < 0 for d in shape):
             raise _fail(path, f"negative dimension in shape {shape}", name)
+        if len(shape) > MAX_DIMS:
+            raise _fail(
+                path, f"shape has {len(shape)} dimensions, more than the {MAX_DIMS} NumPy allows", name
+            )
+        # NumPy refuses a shape whose nonzero dimensions multiply past 2**63 bytes, even when another is 0
+        if math.prod(max(d, 1) for d in shape) * _DTYPES[dtype].itemsize > MAX_BYTES:
+            raise _fail(path, f"shape {shape} is larger than any array can be (2**63 bytes)", name)
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)):
             raise _fail(path, f"data_offsets must be [begin, end] integers, got {offsets!r}", name)
         begin, end = offsets
@@ -168,18 +182,29 @@ def _parse_header(
     return entries, metadata
 
 
+def _header_length(path: str | os.PathLike, prefix: bytes, size: int) -> int:
+    """The header length that the first 8 bytes of a `size`-byte file give, after checking it is sane."""
+    if size < 8:
+        raise _fail(path, f"the file is {size} bytes, shorter than the 8-byte header length")
+    (n,) = struct.unpack("<Q", prefix[:8])
+    if n > MAX_HEADER_BYTES:
+        # Not the number: from a file that is not safetensors it would echo 8 bytes of its content.
+        raise _fail(
+            path,
+            "not a safetensors file: the header length its first 8 bytes give exceeds the "
+            f"{MAX_HEADER_BYTES}-byte limit",
+        )
+    if 8 + n > size:
+        raise _fail(path, f"header length {n} runs past the end of the {size}-byte file (truncated?)")
+    return n
+
+
 def _read_prefix(path: str | os.PathLike) -> tuple[int, int]:
     """Return (file size, header length) after checking both are sane."""
     size = os.path.getsize(path)
-    if size < 8:
-        raise _fail(path, f"the file is {size} bytes, shorter than the 8-byte header length")
     with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-    if n > MAX_HEADER_BYTES:
-        raise _fail(path, f"header length {n} exceeds the {MAX_HEADER_BYTES}-byte limit")
-    if 8 + n > size:
-        raise _fail(path, f"header length {n} runs past the end of the {size}-byte file")
-    return size, n
+        prefix = f.read(8)
+    return size, _header_length(path, prefix, size)
 
 
 def read_safetensors_header(
@@ -199,25 +224,37 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def read_safetensors(
+    path: str | os.PathLike, mmap: bool = True
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Read a safetensors file: ``(tensors, metadata)``, tensors as read-only zero-copy views of a memory map.
 
+    mmap=False reads the file into private memory instead, so that replacing or truncating the file later
+    cannot change (or, with SIGBUS, crash) what was loaded; it costs the file's size in memory.
     BF16 tensors come back as float32 copies; BOOL tensors are checked to hold only 0 and 1 bytes.
     Raises CheckpointError, naming the file, the tensor and the problem, for anything malformed.
     """
-    size, n = _read_prefix(path)
     with open(path, "rb") as f:
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # stays open while any view lives
+        if mmap:
+            size = os.fstat(f.fileno()).st_size
+            if size < 8:
+                raise _fail(path, f"the file is {size} bytes, shorter than the 8-byte header length")
+            buffer: Any = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ)  # open while any view lives
+        else:
+            buffer = f.read()
+            size = len(buffer)
     try:
-        entries, metadata = _parse_header(path, mm[8 : 8 + n], size - 8 - n)
+        n = _header_length(path, buffer[:8], size)
+        entries, metadata = _parse_header(path, buffer[8 : 8 + n], size - 8 - n)
     except CheckpointError:
-        mm.close()  # no view exists yet
+        if mmap:
+            buffer.close()  # no view exists yet
         raise
     base = 8 + n
     tensors: dict[str, np.ndarray] = {}
     for name, (dtype, shape, begin, end) in entries.items():
         dt = _DTYPES[dtype]
-        flat = np.frombuffer(mm, dtype=dt, count=(end - begin) // dt.itemsize, offset=base + begin)
+        flat = np.frombuffer(buffer, dtype=dt, count=(end - begin) // dt.itemsize, offset=base + begin)
         if dtype == "BF16":
             flat = _readonly((flat.astype(np.uint32) << 16).view(np.float32))
         elif dtype == "BOOL" and flat.size and flat.view(np.uint8).max() > 1:
@@ -264,8 +301,30 @@ def write_safetensors(
         offset += arr.nbytes
     head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     head += b" " * (-len(head) % 8)
-    with open(Path(path), "wb") as f:
+    with atomic_writer(path) as f:
         f.write(struct.pack("<Q", len(head)))
         f.write(head)
         for _, _, arr in prepared:
             f.write(arr.reshape(-1).view(np.uint8).data)  # no extra copy of a contiguous array
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Write `path` through a temporary file in its folder, renamed over it only once complete and on disk.
+
+    An interrupted write then leaves the old file whole, and a reader that memory-maps the old file keeps
+    its (unlinked) inode instead of seeing it truncated under its pages (SIGBUS) or rewritten."""
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    # os.open with mode 0o666 gives the permissions the umask allows, as open() would (mkstemp's are 0o600)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -16,8 +16,13 @@ itself, like torch's ``torch/_weights_only_unpickler.py``, with these rules:
   local file header). The member must be stored, not compressed (no decompression bomb), and its size
   must equal ``numel * itemsize`` exactly (the CVE-2026-24747 storage-size class).
 * Tensors are bounds-checked against their storage. Copies (non-contiguous views, BF16 -> float32,
-  big-endian files) are charged to a budget of a few times the file size, so a small file cannot make
-  us allocate without bound.
+  big-endian files, and the key names that joining nested dicts builds) are charged to a budget of a few
+  times the file size, so a small file cannot make us allocate without bound.
+* Tuples may nest at most ``MAX_TUPLE_DEPTH`` deep: hashing one (as a dict key) recurses in C without a
+  depth check, and a tuple nested 10^6 deep crashes the interpreter. Error messages show values through
+  a depth- and length-limited repr, so a deep or huge value cannot blow up the error itself.
+* Dtypes a state dict of ours never holds (complex, float8, uint16, quantized) are recognised, so that the
+  error names the tensor and its dtype instead of calling the file unsafe.
 * The result must be a dict (possibly nested; nested keys are joined with ".") whose leaves are tensors.
 """
 
@@ -27,6 +32,7 @@ import math
 import mmap
 import os
 import re
+import reprlib
 import struct
 import zipfile
 from collections import OrderedDict
@@ -46,6 +52,7 @@ MAX_STACK_ITEMS = 2**22
 MAX_MARK_DEPTH = 256
 MAX_DIMS = 64
 MAX_DICT_DEPTH = 8
+MAX_TUPLE_DEPTH = 64  # a state dict nests tuples about 3 deep (persistent ids, sizes)
 MAX_INT = 2**62
 COPY_BUDGET_FACTOR = 4  # copies may total this many times the file size (+1 MiB)
 
@@ -70,30 +77,39 @@ class _Global:
 
 
 class _StorageType(_Global):
-    """``torch.FloatStorage`` and friends: only valid inside a persistent id."""
+    """``torch.FloatStorage`` and friends: only valid inside a persistent id. ``dtype`` None: a torch dtype
+    deberta_np does not read (complex, quantized); its tensors are reported by name when the dict is read."""
 
-    def __init__(self, qualname: str, dtype: str, torch_name: str) -> None:
+    def __init__(self, qualname: str, dtype: str | None, torch_name: str) -> None:
         super().__init__(qualname)
-        self.dtype = np.dtype(dtype)
+        self.dtype = np.dtype(dtype) if dtype is not None else None
         self.torch_name = torch_name
 
 
-class _Storage:
-    """One loaded storage: a 1-D native-endian view (BF16 as raw uint16)."""
+class _DtypeName(_Global):
+    """``torch.float8_e4m3fn`` and the other dtypes torch saves through ``_rebuild_tensor_v3``."""
 
-    def __init__(self, key: str, kind: _StorageType, flat: np.ndarray) -> None:
+
+class _Storage:
+    """One loaded storage: a 1-D native-endian view (BF16 as raw uint16); no view for an unsupported dtype."""
+
+    def __init__(self, key: str, kind: _StorageType, flat: np.ndarray | None) -> None:
         self.key, self.kind, self.flat = key, kind, flat
 
 
 class _Tensor:
-    """A rebuilt tensor (``parameter`` marks ``nn.Parameter``); unwrapped to its array at the end."""
+    """A rebuilt tensor (``parameter`` marks ``nn.Parameter``); unwrapped to its array at the end.
+    ``unsupported`` names the torch dtype of a tensor that has no array here."""
 
-    def __init__(self, array: np.ndarray, parameter: bool = False) -> None:
-        self.array, self.parameter = array, parameter
+    def __init__(
+        self, array: np.ndarray | None, parameter: bool = False, unsupported: str | None = None
+    ) -> None:
+        self.array, self.parameter, self.unsupported = array, parameter, unsupported
 
 
 _ORDERED_DICT = _Global("collections.OrderedDict")
 _REBUILD_TENSOR_V2 = _Global("torch._utils._rebuild_tensor_v2")
+_REBUILD_TENSOR_V3 = _Global("torch._utils._rebuild_tensor_v3")  # torch >= 2.1, for the dtypes below
 _REBUILD_TENSOR = _Global("torch._utils._rebuild_tensor")
 _REBUILD_PARAMETER = _Global("torch._utils._rebuild_parameter")
 _REBUILD_PARAMETER_WITH_STATE = _Global("torch._utils._rebuild_parameter_with_state")
@@ -114,14 +130,32 @@ _STORAGE_TYPES = [
     _StorageType("torch.CharStorage", "i1", "int8"),
     _StorageType("torch.ByteStorage", "u1", "uint8"),
     _StorageType("torch.BoolStorage", "?", "bool"),
+    _StorageType("torch.storage.UntypedStorage", "u1", "bytes"),  # the storage of _rebuild_tensor_v3
+    _StorageType("torch.ComplexFloatStorage", None, "complex64"),
+    _StorageType("torch.ComplexDoubleStorage", None, "complex128"),
+    _StorageType("torch.QInt8Storage", None, "qint8"),
+    _StorageType("torch.QUInt8Storage", None, "quint8"),
+    _StorageType("torch.QInt32Storage", None, "qint32"),
+    _StorageType("torch.QUInt4x2Storage", None, "quint4x2"),
+    _StorageType("torch.QUInt2x4Storage", None, "quint2x4"),
 ]
 _BF16 = _STORAGE_TYPES[3]
+# torch.<name> dtypes that torch.save writes with _rebuild_tensor_v3 (none has a legacy storage class).
+_V3_DTYPES = [
+    *(f"float8_{v}" for v in ("e4m3fn", "e5m2", "e4m3fnuz", "e5m2fnuz", "e8m0fnu")),
+    "float4_e2m1fn_x2",
+    "complex32",
+    *(f"uint{n}" for n in (1, 2, 3, 4, 5, 6, 7, 16, 32, 64)),
+    *(f"int{n}" for n in range(1, 8)),
+    *("bits1x8", "bits2x4", "bits4x2", "bits8", "bits16"),
+]
 
 ALLOWED_GLOBALS: dict[str, _Global] = {
     g.qualname: g
     for g in [
         _ORDERED_DICT,
         _REBUILD_TENSOR_V2,
+        _REBUILD_TENSOR_V3,
         _REBUILD_TENSOR,
         _REBUILD_PARAMETER,
         _REBUILD_PARAMETER_WITH_STATE,
@@ -131,10 +165,20 @@ ALLOWED_GLOBALS: dict[str, _Global] = {
         _TENSOR_TYPE,
         _PARAMETER_TYPE,
         *_STORAGE_TYPES,
+        *(_DtypeName(f"torch.{name}") for name in _V3_DTYPES),
     ]
 }
 ALLOWED_GLOBALS["torch._tensor.Tensor"] = _TENSOR_TYPE
 ALLOWED_GLOBALS["torch.nn.Parameter"] = _PARAMETER_TYPE
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+
+
+def _show(x: object) -> str:
+    """repr for error messages: bounded in depth and length whatever the pickle built."""
+    return _SHORT.repr(x)
 
 
 def _is_int(x: object, low: int = 0) -> bool:
@@ -150,7 +194,7 @@ _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # signature ... name length, extra l
 class _Archive:
     """A validated torch zip: member table, archive prefix and a read-only map of the whole file."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, use_mmap: bool = True) -> None:
         self.path = os.fspath(path)
         self.size = os.path.getsize(path)
         with open(path, "rb") as f:
@@ -162,7 +206,12 @@ class _Archive:
                     infos = zf.infolist()
             except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
                 raise CheckpointError(f"{self.path}: truncated or corrupt zip file ({e})") from None
-            self.mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            if use_mmap:
+                self.mm: mmap.mmap | bytes = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            else:  # private memory: later changes to the file cannot reach what was loaded
+                f.seek(0)
+                self.mm = f.read()
+                self.size = len(self.mm)
         self.members: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
             name = info.filename
@@ -283,9 +332,12 @@ class _Unpickler:
         self.memo: dict[int, Any] = {}
         self.storages: dict[str, _Storage] = {}
         self.copy_budget = COPY_BUDGET_FACTOR * archive.size + 2**20
+        self.tuple_depth: dict[int, tuple[tuple[Any, ...], int]] = {}  # id -> (tuple, nesting depth)
+        self.entries = MAX_MEMO_INDEX  # dict entries flatten may visit (shared nested dicts repeat)
         self.handlers: dict[_Global, Callable[..., Any]] = {
             _ORDERED_DICT: self._ordered_dict,
             _REBUILD_TENSOR_V2: self._rebuild_tensor_v2,
+            _REBUILD_TENSOR_V3: self._rebuild_tensor_v3,
             _REBUILD_TENSOR: self._rebuild_tensor,
             _REBUILD_PARAMETER: self._rebuild_parameter,
             _REBUILD_PARAMETER_WITH_STATE: self._rebuild_parameter_with_state,
@@ -349,7 +401,12 @@ class _Unpickler:
             except CheckpointError:
                 raise
             except (IndexError, KeyError, TypeError, ValueError, OverflowError) as e:
-                raise self.error(f"malformed pickle at byte {start} ({name[4:].upper()}): {e}") from None
+                reason = ", ".join(a if type(a) is str else _show(a) for a in e.args)[:200]
+                raise self.error(f"malformed pickle at byte {start} ({name[4:].upper()}): {reason}") from None
+            except (RecursionError, MemoryError) as e:  # a last line of defence behind the depth bounds
+                raise self.error(
+                    f"pickle too deeply nested or too large at byte {start}: {type(e).__name__}"
+                ) from None
 
     # -- framing
 
@@ -452,21 +509,41 @@ class _Unpickler:
 
     # -- containers
 
+    def _tuple(self, items: list[Any]) -> tuple[Any, ...]:
+        """A tuple of `items`, refused if it would nest tuples more than MAX_TUPLE_DEPTH deep."""
+        depth = 1
+        for item in items:
+            if type(item) is tuple and item:
+                # a tuple not built here (a torch.Size of ints) holds no tuple: depth 1
+                depth = max(depth, 1 + self.tuple_depth.get(id(item), (None, 1))[1])
+        if depth > MAX_TUPLE_DEPTH:
+            raise self.error(f"tuples nested more than {MAX_TUPLE_DEPTH} deep")
+        made = tuple(items)
+        if depth > 1:
+            self.tuple_depth[id(made)] = (made, depth)  # holding `made` keeps its id from being reused
+        return made
+
     def _op_empty_tuple(self) -> None:
         self.push(())
 
     def _op_tuple(self) -> None:
         items = self.pop_mark()
-        self.push(tuple(items))
+        self.push(self._tuple(items))
 
     def _op_tuple1(self) -> None:
-        self.stack[-1] = (self.stack[-1],)
+        if not self.stack:
+            raise IndexError("TUPLE1 on an empty stack")
+        self.stack[-1] = self._tuple(self.stack[-1:])
 
     def _op_tuple2(self) -> None:
-        self.stack[-2:] = [(self.stack[-2], self.stack[-1])]
+        if len(self.stack) < 2:
+            raise IndexError("TUPLE2 on a stack of fewer than 2 items")
+        self.stack[-2:] = [self._tuple(self.stack[-2:])]
 
     def _op_tuple3(self) -> None:
-        self.stack[-3:] = [(self.stack[-3], self.stack[-2], self.stack[-1])]
+        if len(self.stack) < 3:
+            raise IndexError("TUPLE3 on a stack of fewer than 3 items")
+        self.stack[-3:] = [self._tuple(self.stack[-3:])]
 
     def _op_empty_list(self) -> None:
         self.push([])
@@ -592,11 +669,11 @@ class _Unpickler:
             raise self.unsafe("a persistent id that is not ('storage', type, key, location, numel)")
         _, kind, key, location, numel = pid
         if not isinstance(kind, _StorageType):
-            raise self.unsafe(f"storage {key!r} has type {kind!r}, not a torch storage class")
+            raise self.unsafe(f"storage {_show(key)} has type {_show(kind)}, not a torch storage class")
         if type(key) is not str or not re.fullmatch(r"[A-Za-z0-9_]{1,64}", key):
-            raise self.error(f"storage key {key!r} is not a plain name")
+            raise self.error(f"storage key {_show(key)} is not a plain name")
         if type(location) is not str or not _is_int(numel):
-            raise self.error(f"storage {key}: bad location {location!r} or element count {numel!r}")
+            raise self.error(f"storage {key}: bad location {_show(location)} or element count {_show(numel)}")
         if key in self.storages:
             seen = self.storages[key]
             if seen.kind is not kind or seen.flat.size != numel:
@@ -606,6 +683,9 @@ class _Unpickler:
         info = self.archive.member(f"data/{key}")
         if info is None:
             raise self.error(f"storage {key} has no zip member {member}")
+        if kind.dtype is None:
+            storage = self.storages[key] = _Storage(key, kind, None)
+            return storage
         nbytes = numel * kind.dtype.itemsize
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != nbytes:
             raise self.error(
@@ -637,6 +717,8 @@ class _Unpickler:
         if not isinstance(storage, _Storage):
             raise self.unsafe(f"a tensor rebuilt from a {type(storage).__name__}, not a storage")
         key, flat = storage.key, storage.flat
+        if flat is None:
+            return _Tensor(None, unsupported=storage.kind.torch_name)
         if (
             type(size) not in (tuple, list)
             or type(stride) not in (tuple, list)
@@ -646,7 +728,7 @@ class _Unpickler:
             or not _is_int(offset)
         ):
             raise self.error(
-                f"tensor on storage {key}: bad offset/size/stride {offset!r}, {size!r}, {stride!r}"
+                f"tensor on storage {key}: bad offset/size/stride {_show(offset)}, {_show(size)}, {_show(stride)}"
             )
         size, stride = tuple(size), tuple(stride)
         count = math.prod(size)
@@ -698,10 +780,18 @@ class _Unpickler:
             raise self.error("_rebuild_tensor_v2 with a bad requires_grad or backward_hooks argument")
         return self._rebuild_tensor(storage, offset, size, stride)
 
+    def _rebuild_tensor_v3(self, storage: Any, *args: Any) -> _Tensor:
+        # (storage, offset, size, stride, requires_grad, backward_hooks, dtype[, metadata]): only the dtype
+        # matters, since no dtype torch writes this way is one deberta_np reads
+        dtype = args[5] if len(args) in (6, 7) else None
+        if not isinstance(storage, _Storage) or not isinstance(dtype, _DtypeName):
+            raise self.unsafe("_rebuild_tensor_v3 of something other than a storage and a torch dtype")
+        return _Tensor(None, unsupported=dtype.qualname.removeprefix("torch."))
+
     def _rebuild_parameter(self, data: Any, requires_grad: Any, backward_hooks: Any) -> _Tensor:
         if not isinstance(data, _Tensor) or type(requires_grad) is not bool:
             raise self.error("_rebuild_parameter of something other than a tensor")
-        return _Tensor(data.array, parameter=True)
+        return _Tensor(data.array, parameter=True, unsupported=data.unsupported)
 
     def _rebuild_parameter_with_state(
         self, data: Any, requires_grad: Any, backward_hooks: Any, state: Any
@@ -709,7 +799,13 @@ class _Unpickler:
         return self._rebuild_parameter(data, requires_grad, backward_hooks)  # state is not weights
 
     def _rebuild_from_type_v2(self, func: Any, new_type: Any, args: Any, state: Any) -> _Tensor:
-        rebuilders = (_REBUILD_TENSOR_V2, _REBUILD_TENSOR, _REBUILD_PARAMETER, _REBUILD_PARAMETER_WITH_STATE)
+        rebuilders = (
+            _REBUILD_TENSOR_V2,
+            _REBUILD_TENSOR_V3,
+            _REBUILD_TENSOR,
+            _REBUILD_PARAMETER,
+            _REBUILD_PARAMETER_WITH_STATE,
+        )
         if (
             func not in rebuilders
             or new_type not in (_TENSOR_TYPE, _PARAMETER_TYPE)
@@ -717,46 +813,61 @@ class _Unpickler:
         ):
             raise self.unsafe("_rebuild_from_type_v2 of something other than a tensor rebuild")
         tensor = self.handlers[func](*args)
-        return _Tensor(tensor.array, parameter=tensor.parameter or new_type is _PARAMETER_TYPE)
+        parameter = tensor.parameter or new_type is _PARAMETER_TYPE
+        return _Tensor(tensor.array, parameter=parameter, unsupported=tensor.unsupported)
+
+    # -- the result
+
+    def flatten(self, obj: object, prefix: str, out: dict[str, np.ndarray], depth: int) -> None:
+        """Nested dicts of tensors -> {"a.b": array}. The joined names are copies: charged to the budget,
+        since a memoized long key reused under many leaves would otherwise cost its length for each."""
+        path = self.archive.path
+        if depth > MAX_DICT_DEPTH:
+            raise CheckpointError(f"{path}: dicts nested more than {MAX_DICT_DEPTH} deep")
+        for key, value in obj.items():  # type: ignore[attr-defined]
+            self.entries -= 1
+            if self.entries < 0:
+                raise CheckpointError(f"{path}: too many entries (shared nested dicts?)")
+            if type(key) is not str:
+                raise CheckpointError(
+                    f"{path}: state dict key {_show(key)} is a {type(key).__name__}, not a string"
+                )
+            if prefix:
+                self.charge(len(prefix) + len(key), f"the key name {_show(prefix + key[:60])}")
+            full = prefix + key
+            if isinstance(value, _Tensor):
+                if full in out:
+                    raise CheckpointError(
+                        f"{path}: key {_show(full)} appears twice after flattening nested dicts"
+                    )
+                if value.unsupported is not None:
+                    raise CheckpointError(
+                        f"{path}: tensor {_show(full)} has dtype {value.unsupported}, which deberta_np does not "
+                        "read (float64/32/16, bfloat16, signed integers, uint8 and bool are supported)"
+                    )
+                out[full] = value.array  # type: ignore[assignment]
+            elif type(value) in (dict, OrderedDict):
+                self.flatten(value, full + ".", out, depth + 1)
+            else:
+                raise CheckpointError(
+                    f"{path}: value of {_show(full)} is a {type(value).__name__}, not a tensor "
+                    "(only dicts of tensors, i.e. state dicts, are supported)"
+                )
 
 
 # ----------------------------------------------------------------------------------------------------
 
 
-def _flatten(
-    path: str, obj: object, prefix: str, out: dict[str, np.ndarray], depth: int, budget: list[int]
-) -> None:
-    if depth > MAX_DICT_DEPTH:
-        raise CheckpointError(f"{path}: dicts nested more than {MAX_DICT_DEPTH} deep")
-    for key, value in obj.items():  # type: ignore[attr-defined]
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise CheckpointError(f"{path}: too many entries (shared nested dicts?)")
-        if type(key) is not str:
-            raise CheckpointError(f"{path}: state dict key {key!r} is a {type(key).__name__}, not a string")
-        full = prefix + key
-        if isinstance(value, _Tensor):
-            if full in out:
-                raise CheckpointError(f"{path}: key {full!r} appears twice after flattening nested dicts")
-            out[full] = value.array
-        elif type(value) in (dict, OrderedDict):
-            _flatten(path, value, full + ".", out, depth + 1, budget)
-        else:
-            raise CheckpointError(
-                f"{path}: value of {full!r} is a {type(value).__name__}, not a tensor "
-                "(only dicts of tensors, i.e. state dicts, are supported)"
-            )
-
-
-def read_torch_zip(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_torch_zip(path: str | os.PathLike, mmap: bool = True) -> dict[str, np.ndarray]:
     """Read a ``torch.save`` zip file of a state dict without torch: ``{key: read-only numpy array}``.
 
     Keys come back as stored (nested dicts are flattened with "."). Contiguous tensors are zero-copy
-    views of a memory map of the file; BF16 is upcast to float32; non-contiguous views are copied.
+    views of a memory map of the file (mmap=False: of a private copy of it, read once); BF16 is upcast
+    to float32; non-contiguous views are copied.
     Raises UnsafeCheckpointError for a pickle that reaches beyond a state dict and CheckpointError for
     any other malformed, truncated or compressed file.
     """
-    archive = _Archive(path)
+    archive = _Archive(path, use_mmap=mmap)
     byteorder = "little"
     record = archive.member("byteorder")
     if record is not None:
@@ -766,11 +877,12 @@ def read_torch_zip(path: str | os.PathLike) -> dict[str, np.ndarray]:
     pkl = archive.member("data.pkl")
     assert pkl is not None
     data = archive.read_small(pkl, MAX_PICKLE_BYTES)
-    result = _Unpickler(archive, data, byteorder).load()
+    unpickler = _Unpickler(archive, data, byteorder)
+    result = unpickler.load()
     if type(result) not in (dict, OrderedDict):
         raise CheckpointError(
             f"{archive.path}: the pickle holds a {type(result).__name__}, not a state dict (a dict of tensors)"
         )
     out: dict[str, np.ndarray] = {}
-    _flatten(archive.path, result, "", out, 0, [MAX_MEMO_INDEX])
+    unpickler.flatten(result, "", out, 0)
     return out

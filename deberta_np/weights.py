@@ -7,7 +7,6 @@ as stored; renaming them to the model's names happens elsewhere.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -15,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from deberta_np.errors import CheckpointError
+from deberta_np.jsonio import loads
 from deberta_np.safetensors_io import read_safetensors, read_safetensors_header
 from deberta_np.torch_pickle import read_torch_zip
 
@@ -45,9 +45,10 @@ def _read_index(index: Path) -> dict[str, str]:
     if index.stat().st_size > _MAX_INDEX_BYTES:
         raise CheckpointError(f"{index}: index file larger than {_MAX_INDEX_BYTES} bytes")
     try:
-        obj = json.loads(index.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+        text = index.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
         raise CheckpointError(f"{index}: not a JSON index file ({e})") from None
+    obj = loads(text, lambda reason: CheckpointError(f"{index}: not a JSON index file: {reason}"))
     weight_map = obj.get("weight_map") if isinstance(obj, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise CheckpointError(f"{index}: no 'weight_map' object mapping keys to shard files")
@@ -119,23 +120,25 @@ def find_checkpoint_files(path: str | os.PathLike) -> list[Path]:
     return files
 
 
-def _read_file(file: Path) -> dict[str, np.ndarray]:
+def _read_file(file: Path, mmap: bool) -> dict[str, np.ndarray]:
     if _kind(file) == "safetensors":
-        return read_safetensors(file)[0]
-    return read_torch_zip(file)
+        return read_safetensors(file, mmap=mmap)[0]
+    return read_torch_zip(file, mmap=mmap)
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_state_dict(path: str | os.PathLike, mmap: bool = True) -> dict[str, np.ndarray]:
     """Read the state dict at ``path`` (file, directory or shard index) as ``{key as stored: array}``.
 
-    Arrays are read-only and, where the format allows, zero-copy views of memory-mapped files. Shards are
+    Arrays are read-only and, where the format allows, zero-copy views of memory-mapped files: the files
+    must then stay as they are while the arrays live (truncating one gives SIGBUS on access, rewriting it
+    in place changes the arrays). mmap=False reads each file into private memory instead. Shards are
     merged; a key in two shards, or anywhere the index does not put it, raises CheckpointError.
     """
     files, index, weight_map = _resolve(path)
     merged: dict[str, np.ndarray] = {}
     seen_in: dict[str, Path] = {}
     for file in files:
-        tensors = _read_file(file)
+        tensors = _read_file(file, mmap)
         for key in tensors:
             if key in seen_in:
                 raise CheckpointError(f"key {key!r} appears in two shards: {seen_in[key]} and {file}")

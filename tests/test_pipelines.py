@@ -302,8 +302,9 @@ def test_zero_shot_needs_labels_and_a_template_slot(models: dict) -> None:
     zs = pipeline("zero-shot-classification", models["nli"])
     with pytest.raises(InputError, match="candidate_labels is required"):
         zs("Some text.")
-    with pytest.raises(InputError, match="has no"):
-        zs("Some text.", ["a"], hypothesis_template="no slot")
+    for template in ("no slot", "{} and {}", "{label}", "{", "{:{}}"):  # str.format: 4 different bare errors
+        with pytest.raises(InputError, match="has no single"):
+            zs("Some text.", ["a"], hypothesis_template=template)
 
 
 def test_question_longer_than_max_seq_len(models: dict) -> None:

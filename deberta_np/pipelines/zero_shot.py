@@ -14,6 +14,7 @@ rule so that its scores are transformers' scores.
 
 from __future__ import annotations
 
+import string
 import warnings
 from typing import Any, ClassVar
 
@@ -61,9 +62,10 @@ class ZeroShotClassificationPipeline(Pipeline):
         template = params["hypothesis_template"]
         if not isinstance(template, str):
             raise TypeError(f"hypothesis_template must be a str, got {type(template).__name__}")
-        if template.format(labels[0]) == template:
+        if not _one_placeholder(template):
             raise InputError(
-                f"hypothesis_template {template!r} has no {{}} for the label: e.g. 'This example is {{}}.'"
+                f"hypothesis_template {template[:80]!r} has no single {{}} for the label: it must hold exactly "
+                "one (any other brace doubled, as {{ or }}), e.g. 'This example is {}.'"
             )
         if not isinstance(params["multi_label"], bool):
             raise TypeError(f"multi_label must be true or false, got {params['multi_label']!r}")
@@ -116,3 +118,14 @@ class ZeroShotClassificationPipeline(Pipeline):
             "labels": [labels[i] for i in order],
             "scores": [float(scores[i]) for i in order],
         }
+
+
+def _one_placeholder(template: str) -> bool:
+    """Whether `template.format(label)` puts the label in exactly one place: str.format raises IndexError for
+    "{} and {}", KeyError for "{name}", ValueError for a lone brace, and ignores the label with no field."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        template.format("label")  # a field's format spec may hold fields of its own ("{:{}}")
+    except (IndexError, KeyError, ValueError, AttributeError):
+        return False
+    return fields in ([""], ["0"])

@@ -9,9 +9,13 @@ the id/token conversions, the special-token helpers and `batch_decode`. A subcla
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
+from deberta_np.errors import ConfigError, TokenizerError
+from deberta_np.jsonio import loads
 from deberta_np.tokenizer.encoding import (
     PADDING_STRATEGIES,
     TRUNCATION_STRATEGIES,
@@ -26,8 +30,55 @@ VERY_LARGE_INTEGER = int(1e30)
 LARGE_INTEGER = int(1e20)
 
 
+def read_json(path: Path) -> Any:
+    """A tokenizer's JSON file; TokenizerError naming it for anything unreadable (deep nesting included)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise TokenizerError(f"{path}: not UTF-8 ({e})") from None
+    return loads(
+        text,
+        lambda reason: TokenizerError(f"{path}: {reason}"),
+        lambda line, reason: TokenizerError(f"{path}:{line}: {reason}"),
+    )
+
+
+def max_length_option(value: Any) -> int:
+    """A valid `model_max_length`: an int >= 1, or a float holding one (transformers writes 1e30 as an int,
+    some files as a float)."""
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise ConfigError(f"tokenizer option model_max_length must be a positive integer, got {shown}")
+    return value
+
+
+def parse_token_id(value: Any, what: str) -> int:
+    """An added token's id as a file gives it: an int, or (as JSON object keys are) its decimal string."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= 18:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise TokenizerError(f"{what} {shown} is not a token id (an integer >= 0)")
+    return value
+
+
 class TokenizerBase:
     """The tokenizer API shared by DebertaTokenizer (v1) and DebertaV2Tokenizer (v2/v3)."""
+
+    def _check_ids(self) -> None:
+        """Refuse ids beyond what the vocabulary and the added tokens can number: the id table is as long as
+        the largest id, so an id of 10^10 in a small file would otherwise allocate 80 GB."""
+        limit = len(self._base_vocab) + len(self._added)
+        if max(self._vocab.values(), default=-1) >= limit:
+            # the first offender in file order (the tokens added after it take ids above it)
+            token, token_id = next((t, i) for t, i in self._vocab.items() if i >= limit)
+            origin = "an added token" if self._base_vocab.get(token) != token_id else "a vocabulary entry"
+            raise TokenizerError(
+                f"token {token[:80]!r} ({origin}) has id {token_id}, beyond the {len(self._base_vocab)} "
+                f"vocabulary entries plus {len(self._added)} added tokens"
+            )
 
     def __len__(self) -> int:
         return len(self._vocab)

@@ -15,8 +15,10 @@ Pieces repeat a lot in real text, so the result of steps 2-3 is cached per piece
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import operator
+import threading
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -31,6 +33,12 @@ GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
 # How many distinct pieces the per-piece cache keeps (about 30 MB when full); beyond it the older half is dropped.
 # 7.6 MB of text in ~40 languages holds ~100,000 distinct pieces.
 DEFAULT_CACHE_SIZE = 131072
+# Pieces longer than this (in characters) are not cached: they rarely repeat, and the cache's memory would
+# otherwise grow with the length of the pieces rather than their number.
+MAX_CACHED_PIECE = 256
+# From this many symbols on, merging uses the O(n log n) heap (`_merge_long`); shorter words are faster with the
+# C-level scans of `merge`, whose cost grows with the square of the length.
+LONG_WORD = 64
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -160,6 +168,14 @@ class NeedsPinnedSplit(Exception):
 # --- BPE model ---------------------------------------------------------------------------------------------------
 
 
+def evict_older_half(cache: dict, size: int) -> None:
+    """Bound `cache` (call it holding the cache's lock): when it holds `size` entries, drop the older half
+    (dicts keep insertion order), keeping what the recent text used."""
+    if len(cache) >= size:
+        for old in list(itertools.islice(cache, len(cache) // 2 + 1)):
+            del cache[old]
+
+
 class SpannedIds(tuple):
     """Token ids of a piece with a symbol missing from the vocabulary (toy vocabularies only), with each token's
     (start, end) byte span in the piece, since the token strings no longer tell the byte lengths."""
@@ -186,6 +202,8 @@ class ByteLevelBPE:
         self.unk_id = unk_id
         self.cache_size = cache_size
         self.cache: dict[str, Entry] = {}
+        self._cache_lock = threading.Lock()  # eviction by two threads at once deleted a key twice
+        self._pair_table: tuple[dict[str, int], dict[int, int], list[str], int] | None = None
         self.has_spanned = False  # whether any piece needed SpannedIds (then offsets check for them)
         self._id_to_token = {i: t for t, i in vocab.items()}
         # For character offsets without per-byte work: for each token id, how many characters start inside the
@@ -202,7 +220,12 @@ class ByteLevelBPE:
         """BPE on one byte-level word: repeatedly merge every occurrence (left to right, not overlapping) of the
         best-ranked adjacent pair, until no adjacent pair is ranked. This is GPT-2's algorithm; the scans are done
         by C-level builtins (`map`, `min`, `list.index`) because long words (CJK runs are hundreds of bytes) make
-        the Python-level loop of the original the bottleneck."""
+        the Python-level loop of the original the bottleneck. Each round costs O(n), so from LONG_WORD symbols
+        on `_merge_long` does the same merges with a heap."""
+        return self._merge_long(word) if len(word) >= LONG_WORD else self._merge_rounds(word)
+
+    def _merge_rounds(self, word: str) -> list[str]:
+        """`merge` for short words: rounds of C-level scans, each O(n)."""
         symbols = list(word)
         get, unranked = self.ranks.get, len(self.ranks)
         while len(symbols) > 1:
@@ -224,6 +247,90 @@ class ByteLevelBPE:
             symbols = merged
         return symbols
 
+    def _merge_long(self, word: str) -> list[str]:
+        """`merge` in O(n log n), as the reference implementations do it, over symbols as a linked list.
+
+        Symbols are numbered (`_pair_table`) so that a pair is one int and its lookup gives rank and merged
+        symbol at once. Pending merges wait in one list per rank, with a heap of the ranks. A round takes the
+        lowest rank's list and merges, left to right, the positions still holding that pair: that is
+        `merge`'s round, since occurrences overlapping an earlier one of the round are gone by then, and no
+        merge creates another occurrence of its own pair (A+B is neither A nor B). A merge queues the pairs
+        it creates; stale entries fail the check when their round comes."""
+        table = self._pair_table or self._build_pair_table()
+        index, pairs, names, shift = table
+        get = index.get
+        symbols = [get(c, -1) for c in word]  # -1: a character no merge involves (stays itself)
+        n = len(symbols)
+        if n < 2:
+            return list(word)
+        after = list(range(1, n + 1))
+        after[-1] = -1
+        before = list(range(-1, n - 1))
+        lookup = pairs.get
+        mask = (1 << shift) - 1
+        queues: dict[int, list[int]] = {}
+        for i, v in enumerate(
+            map(lookup, map(operator.or_, [s << shift for s in symbols[:-1]], symbols[1:]))
+        ):
+            if v is not None:
+                queue = queues.get(v >> shift)
+                if queue is None:
+                    queues[v >> shift] = [i]
+                else:
+                    queue.append(i)
+        ranks = list(queues)
+        heapq.heapify(ranks)
+        pop, push = heapq.heappop, heapq.heappush
+        while ranks:
+            rank = pop(ranks)
+            batch = queues.pop(rank)
+            batch.sort()
+            for i in batch:
+                left, j = symbols[i], after[i]
+                if left < 0 or j < 0:
+                    continue  # merged away, or now the last symbol
+                v = lookup(left << shift | symbols[j])
+                if v is None or v >> shift != rank:
+                    continue  # the pair at i changed since it was queued
+                merged = symbols[i] = v & mask
+                symbols[j] = -2  # removed
+                k = after[i] = after[j]
+                if k >= 0:
+                    before[k] = i
+                    v = lookup(merged << shift | symbols[k])
+                    if v is not None:  # queue the new pair on the right (inline: this loop is the hot path)
+                        queue = queues.get(v >> shift)
+                        if queue is None:
+                            queues[v >> shift] = [i]
+                            push(ranks, v >> shift)
+                        else:
+                            queue.append(i)
+                h = before[i]
+                if h >= 0:
+                    v = lookup(symbols[h] << shift | merged)
+                    if v is not None:  # and the one on the left
+                        queue = queues.get(v >> shift)
+                        if queue is None:
+                            queues[v >> shift] = [h]
+                            push(ranks, v >> shift)
+                        else:
+                            queue.append(h)
+        return [names[s] if s >= 0 else word[i] for i, s in enumerate(symbols) if s != -2]
+
+    def _build_pair_table(self) -> tuple[dict[str, int], dict[int, int], list[str], int]:
+        """Symbol numbers for `_merge_long`: {symbol: number}, {a << shift | b: rank << shift | merged}, the
+        symbols by number, and shift (bits per number). Built on the first long word."""
+        index: dict[str, int] = {}
+        for a, b in self.ranks:
+            for symbol in (a, b, a + b):
+                index.setdefault(symbol, len(index))
+        shift = max(len(index).bit_length(), 1)
+        pairs = {
+            index[a] << shift | index[b]: rank << shift | index[a + b] for (a, b), rank in self.ranks.items()
+        }
+        self._pair_table = (index, pairs, list(index), shift)
+        return self._pair_table
+
     def encode_piece(self, piece: str) -> Entry:
         """Ids and token strings of one pre-token (cached)."""
         entry = self.cache.get(piece)
@@ -232,12 +339,10 @@ class ByteLevelBPE:
         if not piece.isascii() and not all(map(classes_agree, piece)):
             raise NeedsPinnedSplit
         entry = self._encode_uncached(piece)
-        cache = self.cache
-        if len(cache) >= self.cache_size:
-            # Bounded: drop the older half (dicts keep insertion order), keeping what the recent text used.
-            for old in list(itertools.islice(cache, len(cache) // 2 + 1)):
-                del cache[old]
-        cache[piece] = entry
+        if len(piece) <= MAX_CACHED_PIECE:
+            with self._cache_lock:
+                evict_older_half(self.cache, self.cache_size)
+                self.cache[piece] = entry
         return entry
 
     def _encode_uncached(self, piece: str) -> Entry:

@@ -37,7 +37,17 @@ from typing import Any, ClassVar
 
 import regex
 
-from deberta_np.tokenizer.base import LARGE_INTEGER, VERY_LARGE_INTEGER, TokenizerBase, _describe, _is_int
+from deberta_np.errors import ConfigError, TokenizerError
+from deberta_np.tokenizer.base import (
+    LARGE_INTEGER,
+    VERY_LARGE_INTEGER,
+    TokenizerBase,
+    _describe,
+    _is_int,
+    max_length_option,
+    parse_token_id,
+)
+from deberta_np.tokenizer.base import read_json as _read_json
 from deberta_np.tokenizer.bpe import (
     GPT2_PATTERN,
     ByteLevelBPE,
@@ -128,7 +138,7 @@ class DebertaTokenizer(TokenizerBase):
             if value not in ("right", "left"):
                 raise ValueError(f"{name} must be 'right' or 'left', got {value!r}")
         self.add_prefix_space = bool(add_prefix_space)
-        self.model_max_length = int(model_max_length)
+        self.model_max_length = max_length_option(model_max_length)
         self.padding_side = padding_side
         self.truncation_side = truncation_side
         self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
@@ -146,6 +156,7 @@ class DebertaTokenizer(TokenizerBase):
             content = self.special_tokens[attr]
             if content is not None and content not in {t.content for t in self._added.values()}:
                 self._add_token(AddedToken(content, lstrip=attr == "mask_token", special=True))
+        self._check_ids()
         self._id_to_token: list[str | None] = [None] * (max(self._vocab.values(), default=-1) + 1)
         for token, token_id in self._vocab.items():
             self._id_to_token[token_id] = token
@@ -221,14 +232,18 @@ class DebertaTokenizer(TokenizerBase):
             config.setdefault("add_prefix_space", pre_tokenizer_prefix)
         else:
             raise FileNotFoundError(f"{directory}: needs vocab.json and merges.txt, or tokenizer.json")
-        if (directory / "added_tokens.json").exists():
-            path = directory / "added_tokens.json"
-            table = _read_json(path)
-            if not isinstance(table, dict) or not all(isinstance(v, int) for v in table.values()):
-                raise ValueError(f"{path}: expected an object mapping token strings to integer ids")
-            added += [(i, AddedToken(t, special=False, normalized=True)) for t, i in table.items()]
-        for token_id, entry in (config.get("added_tokens_decoder") or {}).items():
-            added.append((int(token_id), _added_token(entry, f"{directory / 'tokenizer_config.json'}")))
+        added += read_added_tokens(directory / "added_tokens.json")
+        config_path = directory / "tokenizer_config.json"
+        decoder = config.get("added_tokens_decoder") or {}
+        if not isinstance(decoder, dict):
+            raise TokenizerError(f"{config_path}: added_tokens_decoder must be an object")
+        for key, entry in decoder.items():
+            added.append(
+                (
+                    parse_token_id(key, f"{config_path}: added_tokens_decoder key"),
+                    _added_token(entry, str(config_path)),
+                )
+            )
         specials = {}
         for source in (config, special_map):
             for attr in SPECIAL_TOKEN_ATTRIBUTES:
@@ -240,7 +255,14 @@ class DebertaTokenizer(TokenizerBase):
                 specials[attr] = overrides.pop(attr)
         options = {key: config[key] for key in CONFIG_OPTIONS if config.get(key) is not None}
         options.update(overrides)
-        return cls(vocab, merges, added_tokens=added, special_tokens=specials, template=template, **options)
+        try:
+            return cls(
+                vocab, merges, added_tokens=added, special_tokens=specials, template=template, **options
+            )
+        except (ConfigError, TokenizerError) as error:  # name the files where the constructor could not
+            if str(directory) in str(error):
+                raise
+            raise type(error)(f"{directory}: {error}") from None
 
     @classmethod
     def from_gpt2_files(
@@ -543,14 +565,17 @@ def read_merges(path: Path) -> list[tuple[str, str]]:
     return merges
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}:{e.lineno}: invalid JSON ({e.msg}, column {e.colno})") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 ({e})") from None
+def read_added_tokens(path: Path) -> list[tuple[int, AddedToken]]:
+    """`added_tokens.json` ({token: id}), as (id, token) pairs; none if the file does not exist."""
+    if not path.exists():
+        return []
+    table = _read_json(path)
+    if not isinstance(table, dict):
+        raise TokenizerError(f"{path}: expected an object mapping token strings to integer ids")
+    return [
+        (parse_token_id(i, f"{path}: token {t[:80]!r}: id"), AddedToken(t, special=False, normalized=True))
+        for t, i in table.items()
+    ]
 
 
 def _added_token(entry: Any, where: str) -> AddedToken:
@@ -579,7 +604,13 @@ def _read_tokenizer_json(path: Path) -> tuple[dict, list, list, Template | None,
         if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(s, str) and s for s in pair):
             raise ValueError(f"{path}: model.merges[{n}] is not a pair of symbols: {m!r}")
         merges.append((pair[0], pair[1]))
-    added = [(t["id"], _added_token(t, str(path))) for t in data.get("added_tokens") or []]
+    added = [
+        (
+            parse_token_id(t.get("id") if isinstance(t, dict) else t, f"{path}: added_tokens id"),
+            _added_token(t, str(path)),
+        )
+        for t in data.get("added_tokens") or []
+    ]
     template = None
     post = data.get("post_processor") or {}
     if post.get("type") == "TemplateProcessing":

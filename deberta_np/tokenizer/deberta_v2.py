@@ -47,10 +47,19 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import regex
 
-from deberta_np.tokenizer.base import LARGE_INTEGER, VERY_LARGE_INTEGER, TokenizerBase
+from deberta_np.errors import ConfigError, TokenizerError
+from deberta_np.tokenizer.base import (
+    LARGE_INTEGER,
+    VERY_LARGE_INTEGER,
+    TokenizerBase,
+    max_length_option,
+    parse_token_id,
+)
+from deberta_np.tokenizer.base import read_json as _read_json
 from deberta_np.tokenizer.deberta import (
     AddedToken,
     clean_up_tokenization,
+    read_added_tokens,
 )
 from deberta_np.tokenizer.encoding import Encoding, Template
 from deberta_np.tokenizer.normalizer import (
@@ -70,6 +79,7 @@ from deberta_np.tokenizer.sentencepiece_model import (
     NormalizerSpec,
     Piece,
     TrainerSpec,
+    check_model,
     parse_model,
 )
 from deberta_np.tokenizer.unigram import Unigram
@@ -157,15 +167,19 @@ class DebertaV2Tokenizer(TokenizerBase):
         trainer = model.trainer_spec
         if trainer.model_type != 1:
             kind = {2: "BPE", 3: "WORD", 4: "CHAR"}.get(trainer.model_type, str(trainer.model_type))
-            raise ValueError(f"model_type is {kind}; DebertaV2Tokenizer reads Unigram SentencePiece models")
+            raise TokenizerError(
+                f"model_type is {kind}; DebertaV2Tokenizer reads Unigram SentencePiece models"
+            )
         if trainer.treat_whitespace_as_suffix:
-            raise ValueError(
+            raise TokenizerError(
                 "treat_whitespace_as_suffix models are not supported (no DeBERTa model uses one)"
             )
+        if self._model_bytes is not None:
+            check_model(model, str(path))
         self.reference = reference
         self.do_lower_case = bool(do_lower_case)
         self.split_by_punct = bool(split_by_punct)
-        self.model_max_length = int(model_max_length)
+        self.model_max_length = max_length_option(model_max_length)
         self.padding_side = padding_side
         self.truncation_side = truncation_side
         self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
@@ -203,6 +217,7 @@ class DebertaV2Tokenizer(TokenizerBase):
             content = self.special_tokens[attr]
             if content is not None and content not in {t.content for t in self._added.values()}:
                 self._add_token(AddedToken(content, normalized=attr == "unk_token", special=True))
+        self._check_ids()
         self._id_to_token: list[str | None] = [None] * (max(self._vocab.values(), default=-1) + 1)
         for token, token_id in self._vocab.items():
             if self._id_to_token[token_id] is None:
@@ -292,24 +307,12 @@ class DebertaV2Tokenizer(TokenizerBase):
                 config.setdefault(key, value)
         else:
             raise FileNotFoundError(f"{directory}: needs spm.model (SentencePiece model) or tokenizer.json")
-        added_path = directory / "added_tokens.json"
-        if added_path.exists():
-            table = _read_json(added_path)
-            if not isinstance(table, dict) or not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in table.values()
-            ):
-                raise ValueError(f"{added_path}: expected an object mapping token strings to integer ids")
-            added += [(i, AddedToken(t, special=False, normalized=True)) for t, i in table.items()]
+        added += read_added_tokens(directory / "added_tokens.json")
         decoder = config.get("added_tokens_decoder") or {}
         if not isinstance(decoder, dict):
-            raise ValueError(f"{config_path}: added_tokens_decoder must be an object")
-        for token_id, entry in decoder.items():
-            try:
-                index = int(token_id)
-            except ValueError:
-                raise ValueError(
-                    f"{config_path}: added_tokens_decoder key {token_id!r} is not an id"
-                ) from None
+            raise TokenizerError(f"{config_path}: added_tokens_decoder must be an object")
+        for key, entry in decoder.items():
+            index = parse_token_id(key, f"{config_path}: added_tokens_decoder key")
             added.append((index, _added_token(entry, str(config_path))))
         specials = {}
         for source in (config, special_map):
@@ -322,7 +325,12 @@ class DebertaV2Tokenizer(TokenizerBase):
                 specials[attr] = overrides.pop(attr)
         options = {key: config[key] for key in CONFIG_OPTIONS if config.get(key) is not None}
         options.update(overrides)
-        tok = cls(model, added_tokens=added, special_tokens=specials, template=template, **options)
+        try:
+            tok = cls(model, added_tokens=added, special_tokens=specials, template=template, **options)
+        except (ConfigError, TokenizerError) as error:  # name the files where the constructor could not
+            if str(directory) in str(error):
+                raise
+            raise type(error)(f"{directory}: {error}") from None
         tok._tokenizer_json = tokenizer_json
         return tok
 
@@ -734,16 +742,6 @@ def _punctuation_runs(text: str) -> list[tuple[int, int]]:
 # --- files -----------------------------------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}:{e.lineno}: invalid JSON ({e.msg}, column {e.colno})") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 ({e})") from None
-
-
 def _added_token(entry: Any, where: str) -> AddedToken:
     if isinstance(entry, str):
         return AddedToken(entry)
@@ -769,7 +767,13 @@ def _read_tokenizer_json(path: Path) -> tuple[ModelProto, list, Template | None,
     unk_id = model.get("unk_id")
     if not isinstance(unk_id, int) or isinstance(unk_id, bool) or not 0 <= unk_id < len(vocab):
         raise ValueError(f"{path}: model.unk_id must be an id of model.vocab, got {unk_id!r}")
-    added = [(t["id"], _added_token(t, str(path))) for t in data.get("added_tokens") or []]
+    added = [
+        (
+            parse_token_id(t.get("id") if isinstance(t, dict) else t, f"{path}: added_tokens id"),
+            _added_token(t, str(path)),
+        )
+        for t in data.get("added_tokens") or []
+    ]
     special_ids = {i for i, t in added if t.special}
     byte_pieces = {f"<0x{b:02X}>" for b in range(256)}
     pieces = []

@@ -30,6 +30,8 @@ import struct
 import numpy as np
 import regex
 
+from deberta_np.errors import TokenizerError
+
 SPACE_SYMBOL = "\u2581"  # "▁", SentencePiece's visible space
 # Unicode White_Space: what Rust's char::is_whitespace (tokenizers' Strip normalizer) removes.
 WHITE_SPACE = frozenset(
@@ -56,8 +58,9 @@ class DoubleArray:
     to the children (bits 10-31, shifted left by 8 when bit 9 is set); a leaf unit holds a value (bits 0-30).
     Walking byte c from a node at base b leads to the unit at b ^ c, valid if its label is c."""
 
-    def __init__(self, units: list[int]) -> None:
+    def __init__(self, units: list[int], source: str = "precompiled_charsmap") -> None:
         self.units = units
+        self.source = source
 
     def prefix_values(self, text: str, start: int, first_only: bool) -> list[tuple[int, int]]:
         """(characters, value) of each key that is a prefix of text[start:] (whole characters), shortest first;
@@ -77,6 +80,8 @@ class DoubleArray:
                     return found
                 node ^= (unit >> 10) << ((unit & 0x200) >> 6)
             if unit & 0x100:  # has a leaf: a key ends after this character
+                if node >= n:
+                    raise TokenizerError(f"{self.source}: precompiled_charsmap trie points past its end")
                 found.append((j + 1 - start, units[node] & 0x7FFFFFFF))
                 if first_only:
                     return found
@@ -90,16 +95,23 @@ class Charsmap:
         self.blob = bytes(blob)
         self.source = source
         if len(blob) < 4:
-            raise ValueError(f"{source}: precompiled_charsmap shorter than its 4-byte header")
+            raise TokenizerError(f"{source}: precompiled_charsmap shorter than its 4-byte header")
         (size,) = struct.unpack_from("<I", blob, 0)
         if size % 4 or size == 0 or 4 + size > len(blob):
-            raise ValueError(
+            raise TokenizerError(
                 f"{source}: precompiled_charsmap trie size {size} does not fit its {len(blob)} bytes"
             )
-        self.trie = DoubleArray(list(struct.unpack_from(f"<{size // 4}I", blob, 4)))
+        self.trie = DoubleArray(list(struct.unpack_from(f"<{size // 4}I", blob, 4)), source)
         self.strings = blob[4 + size :]
         self._values: dict[int, str] = {}  # string offset -> replacement (at most one per offset in the blob)
-        self._first_level()
+        try:
+            self._first_level()
+        except (IndexError, ValueError, OverflowError) as error:  # a corrupt trie points anywhere
+            if isinstance(error, TokenizerError):
+                raise
+            raise TokenizerError(
+                f"{source}: precompiled_charsmap is corrupt ({type(error).__name__}: {error})"
+            ) from None
 
     # --- rules ----------------------------------------------------------------------------------------------------
 
@@ -108,7 +120,7 @@ class Charsmap:
         if text is None:
             end = self.strings.find(b"\0", offset)
             if offset >= len(self.strings) or end < 0:
-                raise ValueError(
+                raise TokenizerError(
                     f"{self.source}: precompiled_charsmap rule points outside its strings ({offset})"
                 )
             text = self.strings[offset:end].decode("utf-8", "replace")

@@ -13,11 +13,14 @@ sub-messages, packed arrays), 5 = 4 bytes (float). Later occurrences of a singul
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+
+from deberta_np.errors import TokenizerError
 
 # ModelProto.SentencePiece.Type
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -69,6 +72,10 @@ class ModelProto:
     pieces: tuple[Piece, ...]
     trainer_spec: TrainerSpec = field(default_factory=TrainerSpec)
     normalizer_spec: NormalizerSpec = field(default_factory=NormalizerSpec)
+    # Whether the file held the two specs. Every sentencepiece trainer writes both, after the pieces, so a
+    # file cut at a piece boundary still parses but lacks them (and would load with default settings).
+    has_trainer_spec: bool = True
+    has_normalizer_spec: bool = True
 
 
 # field number -> (attribute, kind); kinds: "int", "bool", "str", "bytes", "float"
@@ -199,6 +206,7 @@ def parse_model(data: bytes, source: str = "<bytes>") -> ModelProto:
     pieces: list[Piece] = []
     trainer: dict = {}
     normalizer: dict = {}
+    seen: set[int] = set()
     try:
         pos, n = 0, len(data)
         # The pieces come first and are most of the file: read them inline, then the rest generically.
@@ -226,6 +234,7 @@ def parse_model(data: bytes, source: str = "<bytes>") -> ModelProto:
             if number in (1, 2, 3) and wire != 2:
                 name = {1: "pieces", 2: "trainer_spec", 3: "normalizer_spec"}[number]
                 raise _Malformed(f"ModelProto.{name}", f"wire type {wire}, expected a sub-message (2)")
+            seen.add(number)
             if number == 1:
                 pieces.append(_piece(value, len(pieces)))
             elif number == 2:
@@ -233,13 +242,52 @@ def parse_model(data: bytes, source: str = "<bytes>") -> ModelProto:
             elif number == 3:
                 normalizer.update(_message(value, _NORMALIZER_FIELDS, "ModelProto.normalizer_spec"))
     except _Malformed as e:
-        raise ValueError(f"{source}: malformed SentencePiece model at {e.where}: {e}") from None
+        raise TokenizerError(f"{source}: malformed SentencePiece model at {e.where}: {e}") from None
     if not pieces:
-        raise ValueError(f"{source}: malformed SentencePiece model at ModelProto.pieces: no pieces")
-    return ModelProto(tuple(pieces), TrainerSpec(**trainer), NormalizerSpec(**normalizer))
+        raise TokenizerError(f"{source}: malformed SentencePiece model at ModelProto.pieces: no pieces")
+    return ModelProto(
+        tuple(pieces), TrainerSpec(**trainer), NormalizerSpec(**normalizer), 2 in seen, 3 in seen
+    )
 
 
 def read_model(path: str | Path) -> ModelProto:
     """Read `spm.model` (or any SentencePiece model file)."""
     path = Path(path)
     return parse_model(path.read_bytes(), str(path))
+
+
+def check_model(model: ModelProto, source: str) -> None:
+    """Refuse what `sentencepiece` refuses when it loads a model (ModelInterface::InitializePieces), and a model
+    without the specs every trainer writes: a file cut short at a piece boundary parses, and would otherwise
+    load with default settings (unknown characters mapped to id 0, the padding piece in DeBERTa-v3).
+    Raises TokenizerError naming the file and the field."""
+
+    def fail(where: str, what: str) -> TokenizerError:
+        return TokenizerError(f"{source}: invalid SentencePiece model at ModelProto.{where}: {what}")
+
+    if not model.has_trainer_spec:
+        raise fail("trainer_spec", "missing (every sentencepiece trainer writes it: a truncated file?)")
+    if not model.has_normalizer_spec:
+        raise fail("normalizer_spec", "missing (every sentencepiece trainer writes it: a truncated file?)")
+    byte_fallback = model.trainer_spec.byte_fallback
+    unknown = [i for i, p in enumerate(model.pieces) if p.type == UNKNOWN]
+    if len(unknown) != 1:
+        what = "no piece has type UNKNOWN" if not unknown else f"pieces {unknown[:5]} all have type UNKNOWN"
+        raise fail("pieces", f"{what}; a model has exactly one unknown piece")
+    if model.trainer_spec.unk_id != unknown[0]:
+        raise fail(
+            "trainer_spec.unk_id", f"{model.trainer_spec.unk_id}, but the UNKNOWN piece is {unknown[0]}"
+        )
+    found = set()
+    for i, piece in enumerate(model.pieces):
+        if not piece.piece:
+            raise fail(f"pieces[{i}].piece", "empty")
+        if piece.type == BYTE:
+            if not byte_fallback:
+                raise fail(f"pieces[{i}]", f"byte piece {piece.piece!r} in a model without byte_fallback")
+            if len(piece.piece) != 6 or not re.fullmatch(r"<0x[0-9A-F]{2}>", piece.piece):
+                raise fail(f"pieces[{i}].piece", f"{piece.piece[:20]!r} is not a byte piece <0x00>..<0xFF>")
+            found.add(int(piece.piece[3:5], 16))
+    if byte_fallback and len(found) != 256:
+        missing = min(set(range(256)) - found)
+        raise fail("pieces", f"byte_fallback is on but the byte piece <0x{missing:02X}> is missing")

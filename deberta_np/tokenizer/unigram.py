@@ -25,15 +25,17 @@ SentencePiece's float32 arithmetic from the actual running score.
 
 from __future__ import annotations
 
-import itertools
 import math
 import operator
 import struct
+import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
+from deberta_np.errors import TokenizerError
+from deberta_np.tokenizer.bpe import evict_older_half
 from deberta_np.tokenizer.sentencepiece_model import BYTE, CONTROL, NORMAL, UNKNOWN, UNUSED, USER_DEFINED
 
 SPACE_SYMBOL = "\u2581"
@@ -87,11 +89,12 @@ class Unigram:
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         if not 0 <= unk_id < len(pieces):
-            raise ValueError(f"unk_id {unk_id} is not a piece id (0..{len(pieces) - 1})")
+            raise TokenizerError(f"unk_id {unk_id} is not a piece id (0..{len(pieces) - 1})")
         self.sentencepiece = sentencepiece
         self.unk_id = unk_id
         self.cache_size = cache_size
         self.cache: dict[str, Word] = {}
+        self._cache_lock = threading.Lock()  # eviction by two threads at once deleted a key twice
         normal_scores = [s for _, s, t in pieces if t == NORMAL]
         if sentencepiece:
             # model_interface.cc / unigram_model.cc: min and max over NORMAL pieces; max starts at FLT_MIN.
@@ -114,7 +117,7 @@ class Unigram:
                 # "User defined symbol receives extra bonus to always be selected" (length in UTF-8 bytes)
                 score = len(piece.encode("utf-8")) * self.max_score - 0.1
             if SPACE_SYMBOL in piece[1:]:
-                raise ValueError(
+                raise TokenizerError(
                     f"piece {i} ({piece!r}) has '\u2581' after its first character; deberta_np's word-by-word "
                     "segmentation needs every '\u2581' to start a piece"
                 )
@@ -145,43 +148,49 @@ class Unigram:
         if entry is None:
             entry = self._segment(word, None)
             if len(word) <= MAX_CACHED_WORD:
-                cache = self.cache
-                if len(cache) >= self.cache_size:
-                    for old in list(itertools.islice(cache, len(cache) // 2 + 1)):
-                        del cache[old]
-                cache[word] = entry
+                with self._cache_lock:
+                    evict_older_half(self.cache, self.cache_size)
+                    self.cache[word] = entry
         return entry
 
     def words(self, words: Sequence[str]) -> list[Word]:
         """Segment consecutive words of one normalised text, as one Viterbi pass over the whole text would."""
         get = self.cache.get
-        entries = [get(w) or self.word(w) for w in words]
-        if not self.sentencepiece or not entries:
-            return entries
+        if not self.sentencepiece:
+            return [get(w) or self.word(w) for w in words]
+        # A long word (unspaced text) is segmented once, in float32 from its running score, below: its exact
+        # segmentation would almost surely be redone, since one near-tie among its many positions suffices.
+        entries: list[Word | None] = [
+            get(w) or (self.word(w) if len(w) <= MAX_CACHED_WORD else None) for w in words
+        ]
+        if not entries:
+            return []
         # Float32 check. Scores are negative and every position can be reached at a cost of at most -unk_score
         # per character, so no path score (best score at a position) exceeds, in magnitude, the words' totals
         # plus that cost over the longest word. A float32 score of that magnitude is off by at most half an ulp
         # per stored addition (one per character at most), so a word whose every decision margin exceeds the
         # error of the two scores compared (plus slack: `safe` = margin / (characters + 2)) is decided as
         # float32 SentencePiece decides it.
-        magnitude = -sum(map(_TOTAL, entries)) - self.unk_score * (max(map(len, words)) + 2) + 1.0
+        # (A long word's total is at least unk_score per character: every character alone is a path.)
+        totals = sum(e.total if e is not None else self.unk_score * len(w) for w, e in zip(words, entries))
+        magnitude = -totals - self.unk_score * (max(map(len, words)) + 2) + 1.0
         ulp = math.ldexp(1.0, math.frexp(magnitude)[1] - 24)
-        if min(map(_SAFE, entries)) > ulp:
-            return entries
+        if None not in entries and min(map(_SAFE, entries)) > ulp:  # type: ignore[arg-type]
+            return entries  # type: ignore[return-value]
         # Re-segment the doubtful words from the running score SentencePiece has there: the float32 sum, in
         # order, of the path scores before them (np.add.accumulate adds sequentially in float32).
         entries = list(entries)
         running = np.float32(0.0)
         done = 0
         for k, e in enumerate(entries):
-            if e.safe > ulp:
+            if e is not None and e.safe > ulp:
                 continue
-            scores = [s for previous in entries[done:k] for s in previous.path_scores]
+            scores = [s for previous in entries[done:k] for s in previous.path_scores]  # type: ignore[union-attr]
             if scores:
                 running = np.add.accumulate(np.array([running, *scores], dtype=np.float32))[-1]
             entries[k] = self._segment(words[k], float(running))
             done = k
-        return entries
+        return entries  # type: ignore[return-value]
 
     # --- Viterbi ---------------------------------------------------------------------------------------------
 
@@ -198,6 +207,7 @@ class Unigram:
         id_of = [0] * (n + 1)
         get = self.pieces.get
         unk_id, unk_score = self.unk_id, self.unk_score
+        pack, unpack = _F32.pack, _F32.unpack  # f32() inlined: a call per winner costs 20% of a long word
         for i in range(n):
             here = best[i]
             has_single = False
@@ -208,8 +218,10 @@ class Unigram:
                 if piece_id >= 0:
                     if j == i + 1:
                         has_single = True
-                    candidate = here + score if exact else f32(here + score)
-                    if candidate > best[j]:
+                    # float32: rounding is monotonic and best[j] is a float32, so a sum that does not beat
+                    # it in double cannot once rounded; only a possible winner pays for the rounding.
+                    candidate = here + score
+                    if candidate > best[j] and (exact or (candidate := unpack(pack(candidate))[0]) > best[j]):
                         second[j] = best[j]  # the old winner (never below the runner-up)
                         best[j] = candidate
                         start_of[j] = i
@@ -223,8 +235,8 @@ class Unigram:
             if not has_single:
                 j = i + 1
                 # SentencePiece adds the float32 unknown score in float32; tokenizers in float64.
-                candidate = here + unk_score if exact else f32(here + unk_score)
-                if candidate > best[j]:
+                candidate = here + unk_score
+                if candidate > best[j] and (exact or (candidate := unpack(pack(candidate))[0]) > best[j]):
                     second[j] = best[j]
                     best[j] = candidate
                     start_of[j] = i
@@ -248,12 +260,12 @@ class Unigram:
         lasts: list[int] = []
         tokens: list[str] = []
         unk_id = self.unk_id
-        path_scores = tuple(self.scores[s[2]] for s in spans)
         safe = margin / (len(word) + 2)
         span_starts, span_ends, span_ids = zip(*spans) if spans else ((), (), ())
+        path_scores = tuple(map(self.scores.__getitem__, span_ids))
         if unk_id not in span_ids:  # the usual case, without per-piece Python work
             tokens = tuple(map(word.__getitem__, map(slice, span_starts, span_ends)))
-            lasts = tuple(e - 1 for e in span_ends)
+            lasts = tuple(map((-1).__add__, span_ends))
             return Word(span_ids, span_starts, lasts, tokens, path_scores, total, margin, safe)
         k = 0
         while k < len(spans):
