@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ from deberta_np.tokenizer.sentencepiece_model import read_model
 from deberta_np.torch_pickle import read_torch_zip
 from deberta_np.weights import read_state_dict
 from tests import hostile_files as hostile
+from tests.conftest import golden_case
 
 LIMIT = 2.0  # seconds; "about a second" on a shared 2-core machine
 
@@ -535,3 +537,27 @@ def _real_charsmap() -> bytes:
     if not _CHARSMAP:
         _CHARSMAP.append(read_model(V3 / "spm.model").normalizer_spec.precompiled_charsmap)
     return _CHARSMAP[0]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("layer_norm_eps", 1e300),
+        ("layer_norm_eps", float("inf")),
+        ("layer_norm_eps", 0.0),
+        ("pos_att_type", 5),
+        ("pos_att_type", ["c2p", 3]),
+        ("id2label", [1, 2]),
+        ("id2label", {"x": "a"}),
+        ("label2id", {"a": "b"}),
+        ("label2id", 7),
+    ],
+)
+def test_malformed_config_fields_are_named(tmp_path: Path, field: str, value: object) -> None:
+    """A ConfigError naming the file and the field, never a bare TypeError/ValueError or a model of zeros."""
+    source = golden_case("base-c2p-p2c")
+    config = json.loads((source / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, field: value}))  # inf: JSON's Infinity
+    os.symlink(source / "model.safetensors", tmp_path / "model.safetensors")
+    with pytest.raises(ConfigError, match=f"config.json: config field {field}"):
+        DebertaModel.from_pretrained(tmp_path)
