@@ -175,18 +175,23 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return _lists(root)
 
 
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """nest's inverse: {"a": {"b": [{"c": x}]}} -> {"a.b.0.c": x} (the checkpoint names of a parameter tree)."""
+    if isinstance(tree, dict):
+        items = tree.items()
+    elif isinstance(tree, list):
+        items = ((str(i), value) for i, value in enumerate(tree))
+    else:
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in items:
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else key))
+    return flat
+
+
 def leaves(tree: Any) -> list[Any]:
-    """The arrays of a nested parameter tree (nest's dicts and lists), in no particular order."""
-    found, stack = [], [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        else:
-            found.append(node)
-    return found
+    """The arrays of a nested parameter tree (nest's dicts and lists)."""
+    return list(flatten(tree).values())
 
 
 def _lists(node: Any) -> Any:

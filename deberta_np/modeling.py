@@ -6,6 +6,7 @@ before computing anything, and returns an output object with transformers' field
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -14,9 +15,9 @@ from typing import Any, TypeVar
 
 import numpy
 
-from . import model, model_v2
+from . import losses, model, model_v2
 from . import xp as shim
-from .checkpoint import PREFIX, canonical_names, leaves, masked_lm_head, nest, select_parameters
+from .checkpoint import PREFIX, canonical_names, flatten, leaves, masked_lm_head, nest, select_parameters
 from .config import DebertaConfig, DebertaV2Config
 from .errors import CheckpointError, ConfigError, InputError
 from .fast import FastDeberta
@@ -52,14 +53,17 @@ class ModelOutput:
 
 @dataclass
 class BaseModelOutput(ModelOutput):
-    last_hidden_state: Array
+    last_hidden_state: Array = None
     hidden_states: tuple[Array, ...] | None = None
     attentions: tuple[Array, ...] | None = None
 
 
 @dataclass
 class MaskedLMOutput(ModelOutput):
-    logits: Array
+    """`loss` (with labels=) comes first, as in transformers' outputs and tuples."""
+
+    loss: Array | None = None
+    logits: Array = None
     hidden_states: tuple[Array, ...] | None = None
     attentions: tuple[Array, ...] | None = None
 
@@ -76,8 +80,9 @@ class TokenClassifierOutput(MaskedLMOutput):
 
 @dataclass
 class QuestionAnsweringModelOutput(ModelOutput):
-    start_logits: Array
-    end_logits: Array
+    loss: Array | None = None
+    start_logits: Array = None
+    end_logits: Array = None
     hidden_states: tuple[Array, ...] | None = None
     attentions: tuple[Array, ...] | None = None
 
@@ -93,6 +98,8 @@ class DebertaPreTrainedModel:
     head: str = "base"  # the class's head; for DebertaForMaskedLM, the layout found in the checkpoint
     config_class: type[DebertaConfig] = DebertaConfig
     spec: ModuleType = model  # the module holding the encoder's forward pass (model.py or model_v2.py)
+    output_class: type[ModelOutput] = BaseModelOutput
+    targets: tuple[str, ...] = ()  # the keyword arguments that ask for the loss (labels=, ...)
 
     def __init__(
         self,
@@ -113,7 +120,7 @@ class DebertaPreTrainedModel:
                 f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}"
             )
         self.config = config
-        self.device = device
+        self.device = shim.device_name(device)
         self.dtype = shim.check_dtype(dtype)
         self.xp: ModuleType = shim.backend(device)
         self.source = source
@@ -143,19 +150,40 @@ class DebertaPreTrainedModel:
         dtype: str = "float32",
         fast: bool = True,
         mmap: bool = True,
+        torch_dtype: Any = None,
         **config_overrides: Any,
     ) -> ModelT:
         """Load `config.json` and the weights (safetensors, sharded or not, or pytorch_model.bin) from a directory.
+
+        dtype (or transformers' name for it, torch_dtype): "float32", "float64", "float16", a torch or NumPy
+        dtype, or "auto" (the config's torch_dtype where deberta_np computes in it, else float32). device: "cpu",
+        "cuda", or transformers' index (-1: cpu, 0: the first GPU).
 
         mmap: float32 weights stay zero-copy views of the memory-mapped files, which must then not be replaced
         in place or truncated while the model lives (a write through a temporary file and a rename, as
         `deberta-np convert` does, is safe). mmap=False reads the files into private memory instead, for
         services whose checkpoint files may be rewritten under them; it costs the weights' size in memory.
-        `config_overrides` replace config.json values, e.g. `zero_fully_masked_rows=True`.
+        `config_overrides` replace config.json values (config fields only, e.g. `zero_fully_masked_rows=True`,
+        `num_labels=3`); any other keyword is refused with the list of accepted ones.
         """
-        shim.check_dtype(dtype)
-        shim.backend(device)  # fail before reading gigabytes
+        unknown = sorted(set(config_overrides) - {f.name for f in fields(cls.config_class)} - {"extra"})
+        if unknown:
+            known = sorted(f.name for f in fields(cls.config_class) if f.name != "extra")
+            raise TypeError(
+                f"{cls.__name__}.from_pretrained got unexpected keyword argument(s) {', '.join(unknown)}; it takes "
+                f"device, dtype (or torch_dtype), fast, mmap, and config fields: {', '.join(known)}"
+            )
+        if torch_dtype is not None:
+            if dtype != "float32":
+                raise TypeError("give dtype or torch_dtype (transformers' name for it), not both")
+            dtype = torch_dtype
         path = Path(path)
+        if dtype == "auto":
+            stored = DebertaConfig.from_pretrained(path).extra.get("torch_dtype", "float32")
+            dtype = stored if stored in shim.DTYPES else "float32"
+        dtype = shim.check_dtype(dtype)
+        device = shim.device_name(device)
+        shim.backend(device)  # fail before reading gigabytes
         config = cls.config_class.from_pretrained(path, **config_overrides)
         expected = cls.config_class.__dataclass_fields__["model_type"].default
         if config.model_type != expected:
@@ -188,6 +216,31 @@ class DebertaPreTrainedModel:
         return self.xp.asarray(numpy.asarray(array), dtype=dtype)
 
     # ------------------------------------------------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
+        """config.json and model.safetensors (checkpoint names, the model's dtype) that transformers'
+        from_pretrained and ours load: the weights as loaded, tied decoder copies left out as transformers does."""
+        from .safetensors_io import write_safetensors
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        config = self.config.to_dict()
+        family = "DebertaV2" if isinstance(self.config, DebertaV2Config) else "Deberta"
+        config["architectures"] = [
+            family + type(self).__name__.removeprefix("DebertaV2").removeprefix("Deberta")
+        ]
+        config["torch_dtype"] = self.dtype
+        if (
+            self.head == "masked_lm"
+        ):  # Microsoft's lm_predictions.* layout: transformers reads it with legacy=False
+            config["legacy"] = False
+        elif self.head == "masked_lm_legacy":
+            config["legacy"] = True
+        tensors = {name: shim.to_numpy(array) for name, array in flatten(self.params).items()}
+        write_safetensors(out / "model.safetensors", tensors, metadata={"format": "pt"})
+        (out / "config.json").write_text(
+            json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
 
     def num_parameters(self) -> int:
         return sum(int(numpy.prod(array.shape)) for array in leaves(self.params))
@@ -313,6 +366,56 @@ class DebertaPreTrainedModel:
             tuple(attentions) if output_attentions else None,
         )
 
+    def __call__(
+        self,
+        input_ids: Any,
+        attention_mask: Any = None,
+        token_type_ids: Any = None,
+        position_ids: Any = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+        **targets: Any,
+    ) -> Any:
+        """The encoder, then the head; with the class's targets (labels=, or start_positions= and
+        end_positions=), also transformers' training loss as `loss`."""
+        unknown = sorted(set(targets) - set(self.targets))
+        if unknown:
+            accepted = ["input_ids", "attention_mask", "token_type_ids", "position_ids", "output_hidden_states",
+                        "output_attentions", *self.targets]  # fmt: skip
+            raise TypeError(f"{type(self).__name__} got unexpected argument(s) {', '.join(unknown)}; "
+                            f"it takes {', '.join(accepted)}")  # fmt: skip
+        given = {name: value for name, value in targets.items() if value is not None}
+        if given and len(given) != len(self.targets):
+            raise InputError(f"the loss needs {' and '.join(self.targets)}, got only {', '.join(given)}")
+        inputs = (input_ids, attention_mask, token_type_ids, position_ids)
+        outputs, hidden, attentions = self.run(inputs, output_hidden_states, output_attentions)
+        if given:
+            host = {name: shim.to_numpy(value) for name, value in outputs.items()}
+            targets_np = {name: self._integer_or_float(name, value) for name, value in given.items()}
+            outputs = {"loss": self.xp.asarray(self.loss(host, **targets_np)), **outputs}
+        return self.output_class(**outputs, hidden_states=hidden, attentions=attentions)
+
+    def run(
+        self, inputs: tuple[Any, Any, Any, Any], output_hidden_states: bool, output_attentions: bool
+    ) -> tuple[dict[str, Array], tuple[Array, ...] | None, tuple[Array, ...] | None]:
+        """(the head's outputs by field name, hidden states, attentions)."""
+        h, hidden, attentions = self.encode(*inputs, output_hidden_states, output_attentions)
+        return self.head_outputs(h), hidden, attentions
+
+    def head_outputs(self, h: Array) -> dict[str, Array]:
+        raise NotImplementedError
+
+    def loss(self, outputs: dict[str, numpy.ndarray], **targets: numpy.ndarray) -> numpy.ndarray:
+        raise NotImplementedError
+
+    def _integer_or_float(self, name: str, value: Any) -> numpy.ndarray:
+        array = self._host_array(name, value)
+        if not (
+            numpy.issubdtype(array.dtype, numpy.integer) or numpy.issubdtype(array.dtype, numpy.floating)
+        ):
+            raise InputError(f"{name} must hold numbers, got dtype {array.dtype}")
+        return array
+
     def _fast_path(self) -> FastDeberta | None:
         """The fast encoder (built once), or None where it does not apply (float16): the readable spec runs."""
         if not fast_supports(self.config, self.dtype):
@@ -335,114 +438,88 @@ class DebertaModel(DebertaPreTrainedModel):
 
     head = "base"
 
-    def __call__(
-        self,
-        input_ids: Any,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
-    ) -> BaseModelOutput:
-        h, hidden, attentions = self.encode(
-            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
-        )
-        return BaseModelOutput(last_hidden_state=h, hidden_states=hidden, attentions=attentions)
+    def head_outputs(self, h: Array) -> dict[str, Array]:
+        return {"last_hidden_state": h}
 
 
 class DebertaForMaskedLM(DebertaPreTrainedModel):
-    """Masked-token prediction: `logits` [B, L, V], with the MLM head the checkpoint holds."""
+    """Masked-token prediction: `logits` [B, L, V], with the MLM head the checkpoint holds; labels= [B, L] gives
+    the cross-entropy loss over the tokens whose label is not -100."""
 
     head = "masked_lm"
+    output_class = MaskedLMOutput
+    targets = ("labels",)
 
-    def __call__(
-        self,
-        input_ids: Any,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
-    ) -> MaskedLMOutput:
-        h, hidden, attentions = self.encode(
-            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
-        )
+    def head_outputs(self, h: Array) -> dict[str, Array]:
+        return {"logits": self.masked_lm_logits(h)}
+
+    def masked_lm_logits(self, h: Array) -> Array:
+        """The MLM head alone on hidden states h [B, N, H] (any N rows, e.g. only the masked ones) -> [B, N, V]."""
         word_embeddings = self.params["deberta"]["embeddings"]["word_embeddings"]["weight"]  # [V, E]
         if self.head == "masked_lm":
-            logits = model.masked_lm_head(
+            return model.masked_lm_head(
                 h, self.params["lm_predictions"]["lm_head"], word_embeddings, self.config
             )
-        else:
-            predictions = self.params["cls"]["predictions"]
-            decoder = predictions.get("decoder", {}).get(
-                "weight", word_embeddings
-            )  # untied only if config says so
-            logits = model.legacy_masked_lm_head(h, predictions, decoder, self.config)
-        return MaskedLMOutput(logits=logits, hidden_states=hidden, attentions=attentions)
+        predictions = self.params["cls"]["predictions"]
+        decoder = predictions.get("decoder", {}).get(
+            "weight", word_embeddings
+        )  # untied only if config says so
+        return model.legacy_masked_lm_head(h, predictions, decoder, self.config)
+
+    def loss(self, outputs: dict[str, numpy.ndarray], labels: numpy.ndarray) -> numpy.ndarray:
+        logits = outputs["logits"]
+        return losses.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
 
 class DebertaForSequenceClassification(DebertaPreTrainedModel):
-    """Sequence classification or regression: `logits` [B, num_labels]."""
+    """Sequence classification or regression: `logits` [B, num_labels]; labels= [B] (or [B, T]) gives
+    transformers' loss for the config's problem_type."""
 
     head = "sequence_classification"
+    output_class = SequenceClassifierOutput
+    targets = ("labels",)
 
-    def __call__(
-        self,
-        input_ids: Any,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
-    ) -> SequenceClassifierOutput:
-        h, hidden, attentions = self.encode(
-            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
+    def head_outputs(self, h: Array) -> dict[str, Array]:
+        return {"logits": model.sequence_classification_head(h, self.params, self.config)}
+
+    def loss(self, outputs: dict[str, numpy.ndarray], labels: numpy.ndarray) -> numpy.ndarray:
+        return losses.sequence_classification(
+            outputs["logits"], labels, self.config.extra.get("problem_type")
         )
-        logits = model.sequence_classification_head(h, self.params, self.config)
-        return SequenceClassifierOutput(logits=logits, hidden_states=hidden, attentions=attentions)
 
 
 class DebertaForTokenClassification(DebertaPreTrainedModel):
-    """Per-token classification (NER, ...): `logits` [B, L, num_labels]."""
+    """Per-token classification (NER, ...): `logits` [B, L, num_labels]; labels= [B, L] (-100: ignored)."""
 
     head = "token_classification"
+    output_class = TokenClassifierOutput
+    targets = ("labels",)
 
-    def __call__(
-        self,
-        input_ids: Any,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
-    ) -> TokenClassifierOutput:
-        h, hidden, attentions = self.encode(
-            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
-        )
-        logits = model.token_classification_head(h, self.params)
-        return TokenClassifierOutput(logits=logits, hidden_states=hidden, attentions=attentions)
+    def head_outputs(self, h: Array) -> dict[str, Array]:
+        return {"logits": model.token_classification_head(h, self.params)}
+
+    def loss(self, outputs: dict[str, numpy.ndarray], labels: numpy.ndarray) -> numpy.ndarray:
+        logits = outputs["logits"]
+        return losses.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
 
 class DebertaForQuestionAnswering(DebertaPreTrainedModel):
-    """Extractive question answering: `start_logits`, `end_logits` [B, L]."""
+    """Extractive question answering: `start_logits`, `end_logits` [B, L]; start_positions= and end_positions=
+    [B] give transformers' span loss."""
 
     head = "question_answering"
+    output_class = QuestionAnsweringModelOutput
+    targets = ("start_positions", "end_positions")
 
-    def __call__(
-        self,
-        input_ids: Any,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
-    ) -> QuestionAnsweringModelOutput:
-        h, hidden, attentions = self.encode(
-            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states, output_attentions
-        )
+    def head_outputs(self, h: Array) -> dict[str, Array]:
         start, end = model.question_answering_head(h, self.params)
-        return QuestionAnsweringModelOutput(
-            start_logits=start, end_logits=end, hidden_states=hidden, attentions=attentions
+        return {"start_logits": start, "end_logits": end}
+
+    def loss(
+        self, outputs: dict[str, numpy.ndarray], start_positions: numpy.ndarray, end_positions: numpy.ndarray
+    ) -> numpy.ndarray:
+        return losses.question_answering(
+            outputs["start_logits"], outputs["end_logits"], start_positions, end_positions
         )
 
 
@@ -484,21 +561,19 @@ class MultipleChoiceModelOutput(MaskedLMOutput):
 
 
 class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
-    """One score per choice: input_ids [B, C, L] -> `logits` [B, C] (hidden states are per flattened row)."""
+    """One score per choice: input_ids [B, C, L] -> `logits` [B, C] (hidden states are per flattened row);
+    labels= [B] (the right choice) gives the cross-entropy loss."""
 
     head = "multiple_choice"
     config_class = DebertaV2Config
     spec = model_v2
+    output_class = MultipleChoiceModelOutput
+    targets = ("labels",)
 
-    def __call__(
-        self,
-        input_ids: Any,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
-    ) -> MultipleChoiceModelOutput:
+    def run(
+        self, inputs: tuple[Any, Any, Any, Any], output_hidden_states: bool, output_attentions: bool
+    ) -> tuple[dict[str, Array], tuple[Array, ...] | None, tuple[Array, ...] | None]:
+        input_ids, attention_mask, token_type_ids, position_ids = inputs
         ids = self._integer_array("input_ids", input_ids)
         if ids.ndim != 3:
             raise InputError(f"input_ids must be 3-D [batch, choices, length], got shape {list(ids.shape)}")
@@ -522,8 +597,14 @@ class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
             output_hidden_states,
             output_attentions,
         )
-        logits = model_v2.multiple_choice_head(h, self.params, self.config, choices)
-        return MultipleChoiceModelOutput(logits=logits, hidden_states=hidden, attentions=attentions)
+        return (
+            {"logits": model_v2.multiple_choice_head(h, self.params, self.config, choices)},
+            hidden,
+            attentions,
+        )
+
+    def loss(self, outputs: dict[str, numpy.ndarray], labels: numpy.ndarray) -> numpy.ndarray:
+        return losses.cross_entropy(outputs["logits"], labels.reshape(-1))
 
 
 MODEL_CLASSES = {

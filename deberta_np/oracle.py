@@ -224,6 +224,29 @@ def reference_inputs(config: DebertaConfig) -> dict[str, np.ndarray]:
     }
 
 
+def reference_targets(
+    config: DebertaConfig, head: str, inputs: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Seeded labels for `head`, so that the training loss is compared too (-100 leaves an MLM token out)."""
+    rng = np.random.default_rng(1)
+    batch, length = inputs["input_ids"].shape[0], inputs["input_ids"].shape[-1]
+    if head == "masked_lm":
+        labels = rng.integers(0, config.vocab_size, size=(batch, length))
+        return {"labels": np.where(rng.random((batch, length)) < 0.5, labels, -100)}
+    if head == "sequence_classification":
+        if config.num_labels == 1:
+            return {"labels": rng.standard_normal(batch).astype(np.float32)}
+        return {"labels": rng.integers(0, config.num_labels, size=batch)}
+    if head == "token_classification":
+        return {"labels": rng.integers(0, config.num_labels, size=(batch, length))}
+    if head == "multiple_choice":
+        return {"labels": rng.integers(0, inputs["input_ids"].shape[1], size=batch)}
+    if head == "question_answering":
+        starts, ends = rng.integers(0, length, size=batch), rng.integers(0, length, size=batch)
+        return {"start_positions": starts, "end_positions": ends}
+    return {}
+
+
 def against_transformers(
     directory: Path, config: DebertaConfig, head: str, device: str
 ) -> list[dict[str, Any]]:
@@ -231,6 +254,9 @@ def against_transformers(
 
     inputs = reference_inputs(config)
     valid = inputs["attention_mask"].astype(bool)
+    if head == "multiple_choice":  # the two rows as two choices of one example: [1, 2, L]
+        inputs = {name: value[None] for name, value in inputs.items()}
+    inputs = {**inputs, **reference_targets(config, head, inputs)}  # the loss is compared too
     overrides = {}
     if head == "masked_lm" and load_model(directory, head, device=device).head == "masked_lm":
         overrides = {"legacy": False, "tie_word_embeddings": False}  # Microsoft's MLM layout: spec §3.1
@@ -240,12 +266,19 @@ def against_transformers(
     for dtype in ("float32", "float64"):
         ours = load_model(directory, head, device=device, dtype=dtype)
         reference.to(getattr(torch, dtype))
+        # regression labels in the compute dtype: transformers casts the logits to the labels' dtype
+        run = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in inputs.items()}
         with torch.inference_mode(), float64_reference() if dtype == "float64" else contextlib.nullcontext():
-            expected = reference(**{k: torch.from_numpy(v) for k, v in inputs.items()})
-        got = ours(**inputs)
+            expected = reference(**{k: torch.from_numpy(v) for k, v in run.items()})
+        got = ours(**run)
         for name in got.keys():
             wanted = expected[name].numpy()
-            diff = valid_diff(shim.to_numpy(got[name]), wanted, None if head in POOLED_HEADS else valid)
+            if name == "logits" and wanted.shape != got[name].shape and wanted.size == got[name].size:
+                wanted = wanted.reshape(
+                    got[name].shape
+                )  # transformers flattens a regression's logits with labels
+            per_token = head not in POOLED_HEADS and name != "loss"
+            diff = valid_diff(shim.to_numpy(got[name]), wanted, valid if per_token else None)
             # real checkpoints reach |x| ~ 10-20: the limit is relative to the output's own magnitude
             limit = TOLERANCE[dtype] * max(1.0, float(np.abs(wanted).max(initial=0.0)))
             rows.append(row("checkpoint", f"{directory.name} [{ours.head}]", f"{dtype} {name} vs transformers",
@@ -279,6 +312,9 @@ def checkable_heads(directory: Path) -> list[str]:
     heads = checkpoint_heads(directory)
     if RTD in heads:
         heads = [h for h in heads if h not in (RTD, "masked_lm")]
+    architectures = DebertaConfig.from_pretrained(directory).architectures or []
+    if any(name.endswith("ForMultipleChoice") for name in architectures):  # pooler + a one-output classifier
+        heads = ["multiple_choice" if h == "sequence_classification" else h for h in heads]
     return heads
 
 

@@ -46,8 +46,19 @@ def _cupy_namespace() -> ModuleType:
     return compat_cupy
 
 
+def device_name(device: Any) -> str:
+    """transformers' spellings of a device as ours: -1 is "cpu", an index N >= 0 is "cuda:N"; torch.device
+    objects and "cuda:0"-style strings pass through their text."""
+    if isinstance(device, bool) or (not isinstance(device, (int, str)) and not hasattr(device, "type")):
+        raise BackendError(f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N', or an index (-1: cpu)")
+    if isinstance(device, int):
+        return "cpu" if device < 0 else f"cuda:{device}"
+    return str(device)
+
+
 def backend(device: str) -> ModuleType:
     """The namespace that creates arrays on `device` ("cpu" or "cuda"), or a clear BackendError."""
+    device = device_name(device)
     if device == "cpu":
         return numpy
     if device in ("cuda", "gpu") or device.startswith("cuda:"):
@@ -71,9 +82,9 @@ def backend(device: str) -> ModuleType:
     raise BackendError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
 
 
-def check_dtype(dtype: str) -> str:
-    """Validate a compute dtype name."""
-    name = str(getattr(dtype, "__name__", dtype))
+def check_dtype(dtype: Any) -> str:
+    """A compute dtype's name from a name, a NumPy dtype or type, or a torch dtype (transformers' torch_dtype)."""
+    name = str(getattr(dtype, "__name__", dtype)).removeprefix("torch.")
     if name not in DTYPES:
         raise BackendError(f"unsupported dtype {dtype!r}: use one of {', '.join(DTYPES)}")
     return name

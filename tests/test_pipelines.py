@@ -22,7 +22,6 @@ from conformance.pipeline_models import PipelineModel
 from deberta_np import CheckpointError, ConfigError, DebertaForMaskedLM, InputError, load_model, pipeline
 from deberta_np.pipelines import Failure, checkpoint_heads
 from deberta_np.pipelines.base import decode, length_batches, resolve_model_path, tokens_to_string
-from deberta_np.pipelines.fill_mask import masked_lm_logits
 from deberta_np.pipelines.question_answering import to_examples
 from deberta_np.pipelines.token_classification import split_words
 from deberta_np.tokenizer import DebertaV2Tokenizer
@@ -215,7 +214,7 @@ def test_fill_mask_head_on_gathered_rows_equals_the_model(models: dict, name: st
     ids = np.array([[1, 713, mask, 16, mask, 2]])
     h, _, _ = model.encode(ids)
     full = model(ids).logits
-    gathered = masked_lm_logits(model, h[:, [2, 4]])
+    gathered = model.masked_lm_logits(h[:, [2, 4]])  # what fill-mask runs: the head on the masked rows only
     # Three reductions of `hidden` terms each (dense, LayerNorm, decoder), computed with other BLAS blockings (2
     # rows against 6). The decoder's sums: |LayerNorm output| . |embedding row| <= ||x||_2 ||E_v||_2, where
     # ||x||_2 <= max|weight| sqrt(hidden) + ||bias||_2 (the normalised vector has norm sqrt(hidden)).

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import model as spec
 from ..errors import InputError
 from .base import Feature, Pipeline, check_positive_int, decode, host, softmax
 
@@ -88,7 +87,7 @@ class FillMaskPipeline(Pipeline):
         h, _, _ = self.model.encode(ids, attention_mask=mask, token_type_ids=types)
         row, column = np.nonzero(ids == self.tokenizer.mask_token_id)
         xp = self.model.xp
-        logits = host(masked_lm_logits(self.model, h[xp.asarray(row), xp.asarray(column)][None]))[
+        logits = host(self.model.masked_lm_logits(h[xp.asarray(row), xp.asarray(column)][None]))[
             0
         ]  # [masks, V]
         return [{"logits": logits[row == r]} for r in range(len(rows))]
@@ -125,21 +124,6 @@ class FillMaskPipeline(Pipeline):
                 )
             result.append(candidates)
         return result[0] if single else result
-
-
-def masked_lm_logits(model: Any, h: Any) -> Any:
-    """The MLM head of `model` (a DebertaForMaskedLM) on hidden states h [B, N, H]: logits [B, N, V].
-
-    The same computation as DebertaForMaskedLM.__call__ after the encoder (tests check they agree).
-    """
-    word_embeddings = model.params["deberta"]["embeddings"]["word_embeddings"]["weight"]
-    if model.head == "masked_lm":
-        return spec.masked_lm_head(
-            h, model.params["lm_predictions"]["lm_head"], word_embeddings, model.config
-        )
-    predictions = model.params["cls"]["predictions"]
-    decoder = predictions.get("decoder", {}).get("weight", word_embeddings)
-    return spec.legacy_masked_lm_head(h, predictions, decoder, model.config)
 
 
 def _short(text: str, limit: int = 60) -> str:
