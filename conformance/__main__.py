@@ -39,6 +39,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def committed_suites() -> list[str]:
     return [
         "conformance.check",
+        "conformance.tf_suite",
         "conformance.tokenizer_suite",
         "conformance.tokenizer_v2_suite",
         "conformance.pipelines_suite",
@@ -93,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                     raise
                 continue
             rows.extend(
-                suite.run_checks(device=args.device) if name == "conformance.check" else suite.run_checks()
+                suite.run_checks(device=args.device)
+                if name in ("conformance.check", "conformance.tf_suite")
+                else suite.run_checks()
             )
         if args.half or args.device != "cpu":
             from conformance.half import run_checks as half_checks
