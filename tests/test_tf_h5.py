@@ -282,3 +282,26 @@ def test_inspect_reads_a_tf_checkpoint() -> None:
 
     report = inspect_checkpoint(str(GOLDEN / "tf-v2-mlm-conv"))
     assert report["heads"]["masked_lm"].startswith("ok"), report
+
+
+def test_a_hub_repo_with_only_tf_weights_is_fetched_last(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import importlib.machinery
+    import types
+
+    from deberta_np.pipelines import resolve_model_path
+
+    calls: list[list[str]] = []
+    (tmp_path / "empty").mkdir()
+
+    def snapshot_download(repo_id: str, allow_patterns: list[str]) -> str:
+        calls.append(allow_patterns)  # never the network: local directories stand in for the cache
+        return str(GOLDEN / "tf-v1-base" if "tf_model.h5" in allow_patterns else tmp_path / "empty")
+
+    fake = types.ModuleType("huggingface_hub")
+    fake.__spec__ = importlib.machinery.ModuleSpec("huggingface_hub", None)
+    fake.snapshot_download = snapshot_download  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake)
+    assert resolve_model_path("someone/deberta-tf") == GOLDEN / "tf-v1-base"
+    assert ["*.safetensors" in c for c in calls] == [True, False, False] and "tf_model.h5" in calls[-1]
