@@ -27,7 +27,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             r["what"],
             r["value"],
             r["limit"],
-            "PASS" if r["ok"] else "FAIL",
+            "SKIP" if r.get("skipped") else "PASS" if r["ok"] else "FAIL",
         )
         for r in rows
     ]
@@ -39,6 +39,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def committed_suites() -> list[str]:
     return [
         "conformance.check",
+        "conformance.tf_suite",
         "conformance.tokenizer_suite",
         "conformance.tokenizer_v2_suite",
         "conformance.pipelines_suite",
@@ -93,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                     raise
                 continue
             rows.extend(
-                suite.run_checks(device=args.device) if name == "conformance.check" else suite.run_checks()
+                suite.run_checks(device=args.device)
+                if name in ("conformance.check", "conformance.tf_suite")
+                else suite.run_checks()
             )
         if args.half or args.device != "cpu":
             from conformance.half import run_checks as half_checks
@@ -105,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
+    """ "N passed, N failed" and, where an optional reader is missing, ", N skipped"."""
     failed = sum(not r["ok"] for r in rows)
-    return f"{len(rows) - failed} passed, {failed} failed"
+    skipped = sum(bool(r.get("skipped")) for r in rows)
+    return f"{len(rows) - failed - skipped} passed, {failed} failed" + (
+        f", {skipped} skipped" if skipped else ""
+    )
 
 
 if __name__ == "__main__":

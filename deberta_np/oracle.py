@@ -174,11 +174,11 @@ def published_slice(directory: Path, name: str, how: str, device: str) -> list[d
 # --- transformers, run now -------------------------------------------------------------------------------------------
 
 
-def hf_classes(version: str = "v1") -> dict[str, Any]:
-    """transformers' class for each of our heads."""
+def hf_classes(version: str = "v1", tensorflow: bool = False) -> dict[str, Any]:
+    """transformers' class for each of our heads (its TF class with `tensorflow`: TFDebertaModel, ...)."""
     import transformers
 
-    prefix = "DebertaV2" if version == "v2" else "Deberta"
+    prefix = ("TF" if tensorflow else "") + ("DebertaV2" if version == "v2" else "Deberta")
     heads = {"base": "Model", "masked_lm": "ForMaskedLM", "sequence_classification": "ForSequenceClassification",
              "token_classification": "ForTokenClassification", "question_answering": "ForQuestionAnswering"}  # fmt: skip
     if version == "v2":

@@ -1,8 +1,10 @@
 """Find the checkpoint files of a model directory and read them into one state dict of NumPy arrays.
 
 Supported: ``model.safetensors``, a sharded ``model.safetensors.index.json``, ``pytorch_model.bin`` (torch
-zip format) and a sharded ``pytorch_model.bin.index.json``, tried in that order. Keys are returned exactly
-as stored; renaming them to the model's names happens elsewhere.
+zip format), a sharded ``pytorch_model.bin.index.json`` and TensorFlow's ``tf_model.h5`` (with h5py), tried in
+that order. Keys are returned as stored, except in ``tf_model.h5``, whose Keras variable names and layouts are
+turned into transformers' PyTorch ones (deberta_np/tf_h5.py); renaming them to the model's names happens
+elsewhere.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from deberta_np.errors import CheckpointError
 from deberta_np.jsonio import loads
 from deberta_np.safetensors_io import read_safetensors, read_safetensors_header
+from deberta_np.tf_h5 import HDF5_MAGIC, TF_CHECKPOINT_NAME, read_tf_h5
 from deberta_np.torch_pickle import read_torch_zip
 
 __all__ = ["CHECKPOINT_NAMES", "find_checkpoint_files", "read_state_dict"]
@@ -25,17 +28,21 @@ CHECKPOINT_NAMES = (
     "model.safetensors.index.json",
     "pytorch_model.bin",
     "pytorch_model.bin.index.json",
+    TF_CHECKPOINT_NAME,  # last: as in transformers, a PyTorch file in the same folder is preferred
 )
 _TORCH_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+_HDF5_SUFFIXES = (".h5", ".hdf5")
 _MAX_INDEX_BYTES = 64 * 2**20
 
 
-def _kind(file: Path) -> Literal["index", "torch", "safetensors"]:
+def _kind(file: Path) -> Literal["index", "torch", "safetensors", "tf"]:
     if file.name.endswith(".index.json"):
         return "index"
     with open(file, "rb") as f:
-        magic = f.read(4)
-    if magic == b"PK\x03\x04" or file.suffix in _TORCH_SUFFIXES:
+        magic = f.read(len(HDF5_MAGIC))
+    if magic == HDF5_MAGIC or file.suffix in _HDF5_SUFFIXES:
+        return "tf"
+    if magic.startswith(b"PK\x03\x04") or file.suffix in _TORCH_SUFFIXES:
         return "torch"  # read_torch_zip explains what is wrong with a legacy (non-zip) .bin
     return "safetensors"
 
@@ -101,8 +108,11 @@ def _check_shard(index: Path, weight_map: dict[str, str], shard: Path, keys: set
 
 
 def _shard_keys(shard: Path) -> set[str]:
-    if _kind(shard) == "safetensors":
+    kind = _kind(shard)
+    if kind == "safetensors":
         return set(read_safetensors_header(shard)[0])  # the header alone
+    if kind == "tf":
+        return set(read_tf_h5(shard))
     return set(read_torch_zip(shard))  # views of a memory map: cheap
 
 
@@ -110,7 +120,7 @@ def find_checkpoint_files(path: str | os.PathLike) -> list[Path]:
     """The checkpoint file(s) at ``path``, a file or a model directory (shards for a sharded checkpoint).
 
     In a directory: model.safetensors, then model.safetensors.index.json, then pytorch_model.bin, then
-    pytorch_model.bin.index.json. A shard index is checked against its shards: each must exist and hold
+    pytorch_model.bin.index.json, then tf_model.h5. A shard index is checked against its shards: each must exist and hold
     exactly the keys the index assigns to it. Raises CheckpointError otherwise.
     """
     files, index, weight_map = _resolve(path)
@@ -121,8 +131,11 @@ def find_checkpoint_files(path: str | os.PathLike) -> list[Path]:
 
 
 def _read_file(file: Path, mmap: bool) -> dict[str, np.ndarray]:
-    if _kind(file) == "safetensors":
+    kind = _kind(file)
+    if kind == "safetensors":
         return read_safetensors(file, mmap=mmap)[0]
+    if kind == "tf":
+        return read_tf_h5(file)  # read into memory either way (HDF5 datasets are not one mapped range)
     return read_torch_zip(file, mmap=mmap)
 
 

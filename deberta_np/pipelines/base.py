@@ -62,12 +62,13 @@ def resolve_model_path(model: str | os.PathLike[str]) -> Path:
 def _download(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
 
-    # Configs, tokenizer files and safetensors weights; the .bin weights only when there are no safetensors.
+    # Configs, tokenizer files and safetensors weights; the .bin weights only when there are no safetensors, and
+    # tf_model.h5 only when there is neither.
     path = Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"]))
-    if not any((path / name).exists() for name in CHECKPOINT_NAMES):
-        path = Path(
-            snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "*.model", "pytorch_model*.bin"])
-        )
+    for weights in ("pytorch_model*.bin", "tf_model.h5"):  # then .bin, then TensorFlow's file
+        if any((path / name).exists() for name in CHECKPOINT_NAMES):
+            break
+        path = Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "*.model", weights]))
     return path
 
 
