@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
-import importlib
 import json
 import math
 import os
@@ -519,13 +518,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         conformance = repository_conformance()
         report = Report()
         with contextlib.redirect_stdout(sys.stderr):
-            for name in conformance.__main__.committed_suites():
-                suite = importlib.import_module(name)
-                report.rows += (
-                    suite.run_checks(device=args.device)
-                    if name == "conformance.check"
-                    else suite.run_checks()
-                )
+            for name, run in conformance.__main__.committed_suites().items():
+                progress_note(f"the {name} suite")
+                report.rows += run(args.device)
     for r in report.rows:
         print(json.dumps(r, ensure_ascii=False))
     for note in report.notes:
