@@ -74,6 +74,10 @@ def test_golden_cases_cover_every_option() -> None:
         ("fill-mask", "targets"),
         ("text-classification", "top_k"),
         ("text-classification", "function_to_apply"),
+        ("text-classification", "text_pair"),
+        ("text-classification", "batch_size"),
+        ("zero-shot-classification", "batch_size"),
+        ("question-answering", "batch_size"),
         ("zero-shot-classification", "candidate_labels"),
         ("zero-shot-classification", "hypothesis_template"),
         ("zero-shot-classification", "multi_label"),
@@ -89,6 +93,16 @@ def test_golden_cases_cover_every_option() -> None:
         ("question-answering", "align_to_words"),
     ]:
         assert (task, option) in used, (task, option)
+
+
+def test_golden_cases_hold_the_repeated_qa_context_and_labels_none() -> None:
+    """transformers' own QA test input (20 identical sentences, several windows), for v1 and v2 models, and the
+    zero-shot call that replaces the pipeline's labels by None (transformers raises)."""
+    repeated = [c for c in GOLDEN["cases"] if c["task"] == "question-answering" and "repeated" in c["id"]]
+    assert {pipeline_models.MODELS[c["model"]].family for c in repeated} == {"v1", "v2"}
+    assert any(c["kwargs"].get("max_seq_len") for c in repeated) and all("output" in c for c in repeated)
+    none = [c for c in GOLDEN["cases"] if c["kwargs"].get("candidate_labels", "") is None]
+    assert none and all(c["init"].get("candidate_labels") and c["error"] == "TypeError" for c in none)
 
 
 def test_golden_v2_cases_cover_every_task_and_both_tokenizers() -> None:
