@@ -91,6 +91,11 @@ NER_LONG = (
     "honoured both of them, and Lady Byron kept their letters in Kirkby Mallory."
 )
 
+# transformers' own QA pipeline test input: a context of 20 identical sentences (no space between them), so
+# that overlapping windows hold the same text and the same answer text comes from many spans and windows.
+REPEATED_QUESTION = "Where was HuggingFace founded ?"
+REPEATED_CONTEXT = "HuggingFace was founded in Paris." * 20
+
 SENTIMENT_TEXTS = [
     "I love this movie.",
     "Terrible, awful service!",
@@ -103,6 +108,16 @@ SENTIMENT_TEXTS = [
 # ---------------------------------------------------------------------------------------------------------------
 # Cases: (id, task, model, init options, positional args, keyword args)
 # ---------------------------------------------------------------------------------------------------------------
+
+
+# The repeated context with transformers' defaults (one window of 384 tokens), and cut into several overlapping
+# windows (all alike but the last): top_k=1 and top_k=3, with the call-time batch_size of transformers' test.
+REPEATED_QA_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("", {}),
+    ("-windows", {"max_seq_len": 48}),
+    ("-windows-stride-top_k", {"max_seq_len": 64, "doc_stride": 20, "top_k": 3, "batch_size": 2}),
+    ("-windows-impossible", {"max_seq_len": 40, "top_k": 2, "handle_impossible_answer": True}),
+]
 
 
 def case(
@@ -197,6 +212,37 @@ CASES = [
         ],
         top_k=None,
         init={"batch_size": 2},
+    ),
+    # text_pair= at the call: transformers hands it to the tokenizer with every input text
+    case(
+        "text-classification/text_pair-keyword",
+        "text-classification",
+        "sentiment",
+        ["A man is eating a sandwich."],
+        text_pair="Someone eats.",
+    ),
+    case(
+        "text-classification/text_pair-keyword-list",
+        "text-classification",
+        "sentiment",
+        [["A man is eating.", "It rains.", {"text": "The sun is shining brightly over the hills."}]],
+        text_pair="Someone eats.",
+        top_k=None,
+    ),
+    case(
+        "text-classification/error-text_pair-twice",
+        "text-classification",
+        "sentiment",
+        [{"text": "A man is eating.", "text_pair": "Someone eats."}],
+        text_pair="Nobody eats.",
+    ),
+    case(
+        "text-classification/call-batch_size",
+        "text-classification",
+        "sentiment",
+        [SENTIMENT_TEXTS],
+        batch_size=4,
+        top_k=2,
     ),
     case(
         "text-classification/sigmoid",
@@ -299,6 +345,31 @@ CASES = [
         multi_label=True,
     ),
     case("zero-shot/error-no-labels", "zero-shot-classification", "nli", ["Some text."], candidate_labels=[]),
+    # labels given to pipeline(): used by a call that leaves them out, replaced (and refused) by an explicit None
+    case(
+        "zero-shot/init-labels",
+        "zero-shot-classification",
+        "nli",
+        ["The match ended in a draw."],
+        init={"candidate_labels": ["sports", "politics"]},
+    ),
+    case(
+        "zero-shot/error-call-labels-none",
+        "zero-shot-classification",
+        "nli",
+        ["The match ended in a draw."],
+        init={"candidate_labels": ["sports", "politics"]},
+        candidate_labels=None,
+    ),
+    case("zero-shot/error-labels-none", "zero-shot-classification", "nli", ["Some text."]),
+    case(
+        "zero-shot/call-batch_size",
+        "zero-shot-classification",
+        "nli",
+        [["Who won the cup final?", "Preheat the oven to 200 degrees and add the flour slowly."]],
+        candidate_labels=["sports", "cooking", "travel"],
+        batch_size=4,
+    ),
     case(
         "zero-shot/error-template",
         "zero-shot-classification",
@@ -488,6 +559,17 @@ CASES = [
         max_seq_len=24,
         doc_stride=4,
     ),
+    *[
+        case(
+            f"qa/repeated-context{suffix}",
+            "question-answering",
+            "qa",
+            question=REPEATED_QUESTION,
+            context=REPEATED_CONTEXT,
+            **options,
+        )
+        for suffix, options in REPEATED_QA_OPTIONS
+    ],
     case("qa/error-empty-context", "question-answering", "qa", question="Where?", context=""),
     case(
         "qa/error-stride",
@@ -744,6 +826,17 @@ CASES_V2 = [
         context=BYTE_FALLBACK_TEXT + " " + SHORT_CONTEXT,
         top_k=3,
     ),
+    *[
+        case(
+            f"v2/qa/repeated-context{suffix}",
+            "question-answering",
+            "qa-v3",
+            question=REPEATED_QUESTION,
+            context=REPEATED_CONTEXT,
+            **options,
+        )
+        for suffix, options in REPEATED_QA_OPTIONS
+    ],
     case(
         "v2/qa/error-question-too-long",
         "question-answering",

@@ -73,6 +73,10 @@ def test_golden_cases_cover_every_option() -> None:
         ("fill-mask", "targets"),
         ("text-classification", "top_k"),
         ("text-classification", "function_to_apply"),
+        ("text-classification", "text_pair"),
+        ("text-classification", "batch_size"),
+        ("zero-shot-classification", "batch_size"),
+        ("question-answering", "batch_size"),
         ("zero-shot-classification", "candidate_labels"),
         ("zero-shot-classification", "hypothesis_template"),
         ("zero-shot-classification", "multi_label"),
@@ -88,6 +92,16 @@ def test_golden_cases_cover_every_option() -> None:
         ("question-answering", "align_to_words"),
     ]:
         assert (task, option) in used, (task, option)
+
+
+def test_golden_cases_hold_the_repeated_qa_context_and_labels_none() -> None:
+    """transformers' own QA test input (20 identical sentences, several windows), for v1 and v2 models, and the
+    zero-shot call that replaces the pipeline's labels by None (transformers raises)."""
+    repeated = [c for c in GOLDEN["cases"] if c["task"] == "question-answering" and "repeated" in c["id"]]
+    assert {pipeline_models.MODELS[c["model"]].family for c in repeated} == {"v1", "v2"}
+    assert any(c["kwargs"].get("max_seq_len") for c in repeated) and all("output" in c for c in repeated)
+    none = [c for c in GOLDEN["cases"] if c["kwargs"].get("candidate_labels", "") is None]
+    assert none and all(c["init"].get("candidate_labels") and c["error"] == "TypeError" for c in none)
 
 
 def test_golden_v2_cases_cover_every_task_and_both_tokenizers() -> None:
@@ -299,11 +313,75 @@ def test_zero_shot_empty_candidate_labels(models: dict, labels: object) -> None:
 
 def test_zero_shot_needs_labels_and_a_template_slot(models: dict) -> None:
     zs = pipeline("zero-shot-classification", models["nli"])
-    with pytest.raises(InputError, match="candidate_labels is required"):
+    with pytest.raises(TypeError, match="candidate_labels is required"):  # transformers: TypeError too
         zs("Some text.")
     for template in ("no slot", "{} and {}", "{label}", "{", "{:{}}"):  # str.format: 4 different bare errors
         with pytest.raises(InputError, match="has no single"):
             zs("Some text.", ["a"], hypothesis_template=template)
+
+
+def test_zero_shot_call_none_replaces_the_pipeline_labels(models: dict) -> None:
+    """transformers: labels given to pipeline() serve calls that leave candidate_labels out, but an explicit
+    candidate_labels=None at the call replaces them and fails (TypeError); it never falls back silently."""
+    zs = pipeline("zero-shot-classification", models["nli"], candidate_labels=["urgent", "phone"])
+    assert sorted(zs("Call me back.")["labels"]) == ["phone", "urgent"]
+    for call in (lambda: zs("Call me back.", candidate_labels=None), lambda: zs("Call me back.", None)):
+        with pytest.raises(TypeError, match="candidate_labels is required, got None"):
+            call()
+
+
+def test_zero_shot_entailment_id_is_a_property(models: dict) -> None:
+    assert isinstance(
+        vars(type(pipeline("zero-shot-classification", models["nli"])))["entailment_id"], property
+    )
+    assert pipeline("zero-shot-classification", models["nli"]).entailment_id == 0  # ENTAILMENT first
+    assert pipeline("zero-shot-classification", models["nli-cross-encoder"]).entailment_id == 1
+    assert pipeline("zero-shot-classification", models["sentiment"]).entailment_id == -1  # no such label
+
+
+def test_zero_shot_entailment_id_matches_transformers(models: dict) -> None:
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    assert isinstance(vars(transformers.ZeroShotClassificationPipeline)["entailment_id"], property)
+    for name in ("nli", "nli-cross-encoder", "nli-neutral-first", "sentiment"):
+        theirs = transformers.pipeline("zero-shot-classification", model=str(models[name]))
+        assert pipeline("zero-shot-classification", models[name]).entailment_id == theirs.entailment_id, name
+
+
+def test_call_time_batch_size(models: dict) -> None:
+    classify = pipeline("text-classification", models["sentiment"])
+    _close(classify(TEXTS, batch_size=3, top_k=None), classify(TEXTS, top_k=None))
+    assert classify.batch_size == 1  # the call's batch size is for that call only
+    for bad in (0, -1, "2", 1.5, True):
+        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+            classify(TEXTS, batch_size=bad)
+    qa = pipeline("question-answering", models["qa"])
+    context = "HuggingFace was founded in Paris." * 20
+    options = {"max_seq_len": 48, "top_k": 3}
+    _close(
+        qa(question="Where?", context=context, batch_size=4, **options),
+        qa(question="Where?", context=context, **options),
+    )
+
+
+def test_text_pair_keyword(models: dict) -> None:
+    classify = pipeline("text-classification", models["sentiment"])
+    pair = {"text": "A man is eating.", "text_pair": "Someone eats."}
+    _close(classify(pair["text"], text_pair=pair["text_pair"]), [classify(pair)])  # a str: one-item list
+    _close(classify({"text": pair["text"]}, text_pair=pair["text_pair"]), classify(pair))
+    _close(
+        classify(["A man is eating.", "It rains."], text_pair="Someone eats.", top_k=None),
+        classify([pair, {"text": "It rains.", "text_pair": "Someone eats."}], top_k=None),
+    )
+    assert classify("A man is eating.", text_pair=None) == classify("A man is eating.")
+    with pytest.raises(TypeError, match="text_pair given twice"):
+        classify(pair, text_pair="Other.")
+    with pytest.raises(TypeError, match="text_pair must be a str"):
+        classify("A man is eating.", text_pair=["a", "b"])
+    with pytest.raises(InputError, match="text_pair is empty"):  # transformers reads "" as no pair
+        classify("A man is eating.", text_pair="")
+    made = pipeline("text-classification", models["sentiment"], text_pair=pair["text_pair"])
+    _close(made(pair["text"]), [classify(pair)])
 
 
 def test_question_longer_than_max_seq_len(models: dict) -> None:

@@ -288,11 +288,9 @@ class Pipeline:
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, model: Any, tokenizer: Any, batch_size: int = 1, **parameters: Any) -> None:
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         self.model = model
         self.tokenizer = tokenizer
-        self.batch_size = batch_size
+        self.batch_size = check_batch_size(batch_size)
         self._check_names(parameters)
         self.parameters = dict(parameters)
 
@@ -338,11 +336,16 @@ class Pipeline:
 
     # --- running ------------------------------------------------------------------------------------------------
 
-    def run(self, items: Sequence[Any], errors: str = "raise", **call: Any) -> list[Any]:
+    def run(
+        self, items: Sequence[Any], errors: str = "raise", batch_size: int | None = None, **call: Any
+    ) -> list[Any]:
         """Results for `items` in order. errors="raise": the first bad item raises; errors="collect": a bad item
-        gives a `Failure` in its place and the others are still computed (what the command line uses)."""
+        gives a `Failure` in its place and the others are still computed (what the command line uses).
+        `batch_size`: this call's batch size (as transformers' `pipe(inputs, batch_size=8)`); None: the
+        pipeline's."""
         if errors not in ("raise", "collect"):
             raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+        batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         params = self._parameters(call)
         results: list[Any] = [None] * len(items)
         features: list[list[Feature]] = [[] for _ in items]
@@ -354,7 +357,7 @@ class Pipeline:
                     raise
                 results[index] = Failure(error)
         flat = [(index, f) for index, fs in enumerate(features) for f in fs]
-        outputs = self._forward([f for _, f in flat], errors)
+        outputs = self._forward([f for _, f in flat], errors, batch_size)
         per_item: list[list[dict]] = [[] for _ in items]
         for (index, _), output in zip(flat, outputs):
             if isinstance(output, Failure):
@@ -371,9 +374,9 @@ class Pipeline:
                 results[index] = Failure(error)
         return results
 
-    def _forward(self, features: list[Feature], errors: str) -> list[Any]:
+    def _forward(self, features: list[Feature], errors: str, batch_size: int) -> list[Any]:
         outputs: list[Any] = [None] * len(features)
-        for batch in length_batches([len(f) for f in features], self.batch_size):
+        for batch in length_batches([len(f) for f in features], batch_size):
             try:
                 self._forward_batch(features, batch, outputs)
             except InputError:
@@ -409,6 +412,13 @@ class Pipeline:
 
     def label(self, index: int) -> str:
         return self.config.id2label[int(index)]
+
+
+def check_batch_size(value: Any) -> int:
+    """A batch size given to the pipeline or to one call: a positive int (transformers refuses 0 and "2" too)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"batch_size must be a positive int, got {value!r}")
+    return int(value)
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:

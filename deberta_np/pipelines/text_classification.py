@@ -20,9 +20,11 @@ UNSET = _Unset()  # top_k not given: transformers' legacy output (one {label, sc
 
 
 class TextClassificationPipeline(Pipeline):
-    """`classify(text_or_pair, top_k=<unset>, function_to_apply=None)`.
+    """`classify(text_or_pair, top_k=<unset>, function_to_apply=None, text_pair=None)`.
 
-    Inputs: a text, `{"text": a, "text_pair": b}`, or a list of either. Output shapes follow transformers:
+    Inputs: a text, `{"text": a, "text_pair": b}`, or a list of either. `text_pair=` pairs every input text with
+    the same second text (`classify("premise", text_pair="hypothesis")`, as transformers, whose tokenizer takes
+    it); a dict that holds its own "text_pair" then is a TypeError, as there. Output shapes follow transformers:
     without `top_k`, each input gives its best `{label, score}` (and a single text gives a one-item list); with
     `top_k` (an int, or None for all labels), each input gives a list of `{label, score}` sorted by score.
     `function_to_apply` defaults to the config's choice: none for regression, sigmoid for multi-label or a
@@ -36,6 +38,7 @@ class TextClassificationPipeline(Pipeline):
         "function_to_apply": None,
         "truncation": None,
         "max_length": None,
+        "text_pair": None,
     }
 
     def __call__(self, inputs: Any, **params: Any) -> Any:
@@ -56,10 +59,18 @@ class TextClassificationPipeline(Pipeline):
             if not isinstance(function, str) or function.lower() not in FUNCTIONS:
                 raise ValueError(f"function_to_apply must be one of {', '.join(FUNCTIONS)}, got {function!r}")
             params["function_to_apply"] = function.lower()
+        if params["text_pair"] is not None:
+            params["text_pair"] = self.check_text(params["text_pair"], "text_pair")
         return params
 
     def preprocess(self, item: Any, params: dict[str, Any]) -> list[Feature]:
         text, pair = text_and_pair(item)
+        if params["text_pair"] is not None:
+            if isinstance(item, dict) and "text_pair" in item:
+                raise TypeError(
+                    "text_pair given twice: in the input dict and as text_pair=; give it in one place only"
+                )
+            pair = params["text_pair"]
         options = {k: params[k] for k in ("truncation", "max_length") if params[k] is not None}
         encoding = self.tokenizer(text, pair, **options)
         return [Feature(list(encoding["input_ids"]), list(encoding["token_type_ids"]))]

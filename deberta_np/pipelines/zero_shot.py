@@ -24,6 +24,14 @@ from ..errors import InputError
 from .base import Feature, Pipeline, host, softmax
 
 
+class _NotGiven:
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+NOT_GIVEN: Any = _NotGiven()  # candidate_labels left out of the call (None is an explicit value)
+
+
 class ZeroShotClassificationPipeline(Pipeline):
     """`classify(text, candidate_labels, hypothesis_template="This example is {}.", multi_label=False)`
     -> {sequence, labels, scores}, labels sorted by score (a list of texts gives a list of results)."""
@@ -36,8 +44,10 @@ class ZeroShotClassificationPipeline(Pipeline):
         "multi_label": False,
     }
 
-    def __call__(self, sequences: str | list[str], candidate_labels: Any = None, **params: Any) -> Any:
-        if candidate_labels is not None:
+    def __call__(self, sequences: str | list[str], candidate_labels: Any = NOT_GIVEN, **params: Any) -> Any:
+        # An explicit candidate_labels=None replaces the pipeline's labels and is refused, as in transformers;
+        # only leaving the argument out falls back to the labels given when the pipeline was made.
+        if candidate_labels is not NOT_GIVEN:
             params["candidate_labels"] = candidate_labels
         items = sequences if isinstance(sequences, list) else [sequences]
         results = self.run(items, **params)
@@ -46,8 +56,10 @@ class ZeroShotClassificationPipeline(Pipeline):
     def check_parameters(self, params: dict[str, Any]) -> dict[str, Any]:
         labels = params["candidate_labels"]
         if labels is None:
-            raise InputError(
-                "candidate_labels is required: the labels to choose from, e.g. ['sports', 'politics']"
+            # TypeError as in transformers (whose len(None) fails): a required argument is missing.
+            raise TypeError(
+                "candidate_labels is required, got None (a None at the call replaces the pipeline's own labels, "
+                "as in transformers): give the labels to choose from, e.g. ['sports', 'politics']"
             )
         if isinstance(labels, str):
             labels = [
@@ -90,7 +102,9 @@ class ZeroShotClassificationPipeline(Pipeline):
         logits = host(self.model(ids, attention_mask=mask, token_type_ids=types).logits)
         return [{"logits": row} for row in logits]
 
+    @property
     def entailment_id(self) -> int:
+        """The index of the config label whose name starts with "entail" (any case); -1 if none does."""
         for label, index in self.config.label2id.items():
             if label.lower().startswith("entail"):
                 return index
@@ -101,7 +115,7 @@ class ZeroShotClassificationPipeline(Pipeline):
     ) -> Any:
         labels = params["candidate_labels"]
         logits = np.stack([o["logits"] for o in outputs])  # [labels, num_labels]
-        entailment = self.entailment_id()
+        entailment = self.entailment_id
         if entailment == -1:
             warnings.warn(
                 "no label of config.label2id starts with 'entail': using the last label as entailment",
