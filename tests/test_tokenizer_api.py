@@ -307,3 +307,75 @@ def test_over_length_warning_once_per_tokenizer(version):
         ours(version)("a " * 1000)  # no model_max_length
     with pytest.warns(UserWarning, match="9 > 5"):
         ours(version, model_max_length=5).encode("a b c d e f g")
+
+
+# --- 3. tokenizer.json ------------------------------------------------------------------------------------------------
+
+
+def _with_added(tok, added_token):
+    tok.add_tokens(["foo bar", added_token("<r>", lstrip=True, rstrip=True, normalized=False)])
+    tok.add_special_tokens({"additional_special_tokens": ["<x>"]})
+    return tok
+
+
+TOKENIZER_JSON_CASES = [("v1", {}), ("v1", {"add_prefix_space": True}), ("v2", {}),
+                        ("v2", {"do_lower_case": True, "split_by_punct": True})]  # fmt: skip
+
+
+@pytest.mark.parametrize(("version", "options"), TOKENIZER_JSON_CASES)
+def test_tokenizer_json_is_the_one_transformers_writes(version, options, tmp_path):
+    """Our tokenizer.json is, as JSON, the file DebertaTokenizerFast / DebertaV2TokenizerFast save for the same
+    tokenizer files, options and added tokens."""
+    import json
+
+    from transformers import AddedToken as HFAddedToken
+
+    _with_added(ours(version, **options), HFAddedToken).save_pretrained(tmp_path / "ours")
+    _with_added(reference(version, **options), HFAddedToken).save_pretrained(tmp_path / "theirs")
+    mine, theirs = (json.loads((tmp_path / d / "tokenizer.json").read_text()) for d in ("ours", "theirs"))
+    assert mine.keys() == theirs.keys()
+    for key in theirs:
+        assert mine[key] == theirs[key], key
+
+
+def _corpus_sample(limit_chars: int = 400_000) -> list[str]:
+    """Documents from every source of the conformance corpus (real text in ~40 languages), about `limit_chars`."""
+    from conformance.tokenizer_corpus import load_corpus
+
+    sources = [s for s in load_corpus()[0] if s.documents]
+    per_source = max(1, limit_chars // (2000 * len(sources)))
+    return [d for s in sources for d in s.documents[:per_source]]
+
+
+@VERSIONS
+def test_saved_tokenizer_json_loads_in_transformers_with_our_ids(version, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from transformers import AddedToken as HFAddedToken
+
+    tok = _with_added(ours(version), HFAddedToken)
+    tok.save_pretrained(tmp_path)
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_file=str(tmp_path / "tokenizer.json"))
+    auto = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    assert type(auto).__name__ == ("DebertaTokenizerFast" if version == "v1" else "DebertaV2TokenizerFast")
+    texts = [*TEXTS, ADDED_TEXT, *_corpus_sample()]
+    assert len(texts) > 100
+    mine = tok(texts)["input_ids"]
+    assert fast(texts)["input_ids"] == mine
+    assert auto(texts)["input_ids"] == mine
+    pairs = auto(texts[:20], texts[20:40], return_offsets_mapping=True)
+    assert plain(pairs) == plain(tok(texts[:20], texts[20:40], return_offsets_mapping=True))
+
+
+def test_tokenizer_json_alone_reloads_with_the_same_ids(tmp_path):
+    """Without transformers: a directory holding only our tokenizer.json (no vocab.json, merges.txt, spm.model)
+    loads back into deberta_np with the same ids, added tokens included."""
+    texts = [*TEXTS, ADDED_TEXT]
+    for version in ("v1", "v2"):
+        tok = _with_added(ours(version), AddedToken)
+        tok.save_pretrained(tmp_path / version)
+        only = tmp_path / f"{version}-only"
+        only.mkdir()
+        (only / "tokenizer.json").write_bytes((tmp_path / version / "tokenizer.json").read_bytes())
+        again = type(tok).from_pretrained(only, **({"reference": "fast"} if version == "v2" else {}))
+        assert again(texts)["input_ids"] == tok(texts)["input_ids"], version
+        assert again.get_added_vocab() == tok.get_added_vocab()

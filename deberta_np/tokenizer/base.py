@@ -9,7 +9,9 @@ the id/token conversions, the special-token helpers and `batch_decode`. A subcla
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -229,6 +231,49 @@ class TokenizerBase:
     def get_added_vocab(self) -> dict[str, int]:
         """Added token strings and their ids."""
         return {t.content: i for i, t in sorted(self._added.items())}
+
+    # --- tokenizer.json ---------------------------------------------------------------------------------------
+
+    def _tokenizer_json_model(self) -> tuple[dict[str, Any], Any, Any, Any]:
+        """The model, normalizer, pre-tokenizer and decoder sections of tokenizer.json (per tokenizer kind)."""
+        raise NotImplementedError
+
+    def save_tokenizer_json(self, path: str | os.PathLike) -> str:
+        """Write an HF `tokenizer.json`: what transformers' converter makes of this tokenizer's files, so that
+        `PreTrainedTokenizerFast(tokenizer_file=path)` (and AutoTokenizer on the directory) gives the fast
+        tokenizer's ids -- ours exactly for v1 and for v2 with reference="fast" (see the v2 module docstring for
+        where sentencepiece's ids differ)."""
+        model, normalizer, pre_tokenizer, decoder = self._tokenizer_json_model()
+
+        def items(template: tuple[tuple, ...]) -> list[dict[str, Any]]:
+            return [
+                {"Sequence": {"id": item[0], "type_id": item[1]}}
+                if len(item) == 2
+                else {"SpecialToken": {"id": item[1], "type_id": item[2]}}
+                for item in template
+            ]
+
+        specials = {
+            item[1]: item[0] for item in (*self.template.single, *self.template.pair) if len(item) == 3
+        }
+        content = {
+            "version": "1.0",
+            "truncation": None,
+            "padding": None,
+            "added_tokens": [{"id": i, **added_token_json(t)} for i, t in sorted(self._added.items())],
+            "normalizer": normalizer,
+            "pre_tokenizer": pre_tokenizer,
+            "post_processor": {
+                "type": "TemplateProcessing",
+                "single": items(self.template.single),
+                "pair": items(self.template.pair),
+                "special_tokens": {t: {"id": t, "ids": [i], "tokens": [t]} for t, i in specials.items()},
+            },
+            "decoder": decoder,
+            "model": model,
+        }
+        Path(path).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return str(path)
 
     def __len__(self) -> int:
         return len(self._vocab)

@@ -451,11 +451,21 @@ class DebertaTokenizer(TokenizerBase):
         )
         return str(vocab_file), str(merges_file)
 
+    def _tokenizer_json_model(self) -> tuple[dict[str, Any], Any, Any, Any]:
+        # transformers' DebertaConverter: byte-level BPE without an unk token (see the module docstring)
+        model = {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                 "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                 "vocab": self._base_vocab, "merges": [list(m) for m in self._merges]}  # fmt: skip
+        byte_level = {"type": "ByteLevel", "add_prefix_space": self.add_prefix_space, "trim_offsets": True,
+                      "use_regex": True}  # fmt: skip
+        return model, None, byte_level, {**byte_level, "add_prefix_space": True}
+
     def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
-        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load."""
+        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load (vocab.json,
+        merges.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json)."""
         directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
-        files = self.save_vocabulary(directory)
+        files = (*self.save_vocabulary(directory), self.save_tokenizer_json(directory / "tokenizer.json"))
         decoder = {str(i): added_token_json(t) for i, t in sorted(self._added.items())}
         config: dict[str, Any] = {
             "tokenizer_class": "DebertaTokenizer",

@@ -309,7 +309,6 @@ class DebertaV2Tokenizer(TokenizerBase):
             if str(directory) in str(error):
                 raise
             raise type(error)(f"{directory}: {error}") from None
-        tok._tokenizer_json = tokenizer_json
         return tok
 
     def save_vocabulary(
@@ -325,18 +324,39 @@ class DebertaV2Tokenizer(TokenizerBase):
         path.write_bytes(self._model_bytes)
         return (str(path),)
 
+    def _tokenizer_json_model(self) -> tuple[dict[str, Any], Any, Any, Any]:
+        # transformers' DebertaV2Converter (byte_fallback off, as it writes it: the fast tokenizer's [UNK])
+        model = {"type": "Unigram", "unk_id": self.model.trainer_spec.unk_id,
+                 "vocab": [[p.piece, p.score] for p in self._pieces], "byte_fallback": False}  # fmt: skip
+        normalizers: list[dict[str, Any]] = [{"type": "Lowercase"}] if self.do_lower_case else []
+        normalizers.append({"type": "Strip", "strip_left": True, "strip_right": True})
+        charsmap = self.model.normalizer_spec.precompiled_charsmap
+        if charsmap:
+            normalizers.append(
+                {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode("ascii")}
+            )
+        normalizers.append({"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "})
+        metaspace = {
+            "type": "Metaspace",
+            "replacement": SPACE_SYMBOL,
+            "prepend_scheme": "always",
+            "split": True,
+        }
+        pre = [{"type": "Punctuation", "behavior": "Isolated"}] if self.split_by_punct else []
+        return (
+            model,
+            {"type": "Sequence", "normalizers": normalizers},
+            {"type": "Sequence", "pretokenizers": [*pre, metaspace]},
+            metaspace,
+        )
+
     def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
-        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load."""
+        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load: spm.model (when
+        this tokenizer was read from one), tokenizer.json, tokenizer_config.json, special_tokens_map.json."""
         directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
-        if self._model_bytes is not None:
-            files: tuple[str, ...] = self.save_vocabulary(directory)
-        elif getattr(self, "_tokenizer_json", None) is not None:
-            target = directory / "tokenizer.json"
-            target.write_bytes(Path(self._tokenizer_json).read_bytes())
-            files = (str(target),)
-        else:
-            raise ValueError("this tokenizer has neither an spm.model nor a tokenizer.json to save")
+        files: tuple[str, ...] = self.save_vocabulary(directory) if self._model_bytes is not None else ()
+        files += (self.save_tokenizer_json(directory / "tokenizer.json"),)
         decoder = {str(i): added_token_json(t) for i, t in sorted(self._added.items())}
         config: dict[str, Any] = {
             "tokenizer_class": "DebertaV2Tokenizer",
