@@ -470,7 +470,8 @@ def test_pre_split_words(tok):
 def test_save_and_load(tok, tmp_path):
     t = DebertaV2Tokenizer.from_pretrained(V3, do_lower_case=True, model_max_length=512)
     files = t.save_pretrained(tmp_path)
-    assert {Path(f).name for f in files} == {"spm.model", "tokenizer_config.json", "special_tokens_map.json"}
+    names = {"spm.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
+    assert {Path(f).name for f in files} == names
     assert (tmp_path / "spm.model").read_bytes() == (V3 / "spm.model").read_bytes()
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert config["do_lower_case"] is True and config["model_max_length"] == 512

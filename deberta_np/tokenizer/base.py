@@ -9,8 +9,12 @@ the id/token conversions, the special-token helpers and `batch_decode`. A subcla
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable, Sequence
+import os
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,82 @@ from deberta_np.tokenizer.encoding import (
 
 VERY_LARGE_INTEGER = int(1e30)
 LARGE_INTEGER = int(1e20)
+SPECIAL_TOKEN_ATTRIBUTES = (
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "sep_token",
+    "pad_token",
+    "cls_token",
+    "mask_token",
+)
+DEFAULT_SPECIAL_TOKENS = {
+    "bos_token": "[CLS]",
+    "eos_token": "[SEP]",
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
+# transformers' wording, so that users (and their log filters) recognise it
+LONG_SEQUENCE_WARNING = (
+    "Token indices sequence length is longer than the specified maximum sequence length for this model "
+    "({length} > {limit}). Running this sequence through the model will result in indexing errors"
+)
+
+
+@dataclass(frozen=True)
+class AddedToken:
+    """A token matched in the raw text before the model's segmentation, as `tokenizers.AddedToken`:
+    `single_word`: only where it is not inside a word; `lstrip`/`rstrip`: also swallow the whitespace on that side;
+    `normalized`: matched in the normalised text (v2/v3; by default the opposite of `special`, as in tokenizers);
+    `special`: skipped by `decode(..., skip_special_tokens=True)`."""
+
+    content: str
+    lstrip: bool = False
+    rstrip: bool = False
+    single_word: bool = False
+    normalized: bool | None = None
+    special: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.content, str):
+            raise TypeError(f"AddedToken content must be a str, got {_describe(self.content)}")
+        if self.normalized is None:
+            object.__setattr__(self, "normalized", not self.special)
+
+
+def as_added_token(value: Any, special: bool, what: str = "token") -> AddedToken:
+    """Ours, transformers'/tokenizers' `AddedToken` (read by its attributes), or a str (flags as tokenizers gives a
+    str: normalized unless special)."""
+    if isinstance(value, AddedToken):
+        return AddedToken(value.content, value.lstrip, value.rstrip, value.single_word, value.normalized,
+                          value.special or special)  # fmt: skip
+    if isinstance(value, str):
+        return AddedToken(value, special=special)
+    if isinstance(getattr(value, "content", None), str):  # tokenizers.AddedToken (a Rust object)
+        return AddedToken(value.content, bool(value.lstrip), bool(value.rstrip), bool(value.single_word),
+                          bool(value.normalized), bool(value.special) or special)  # fmt: skip
+    raise TypeError(f"{what} must be a str or an AddedToken, got {_describe(value)}")
+
+
+def added_token_entry(entry: Any, where: str) -> AddedToken:
+    """An added token as a file writes it (transformers' `added_tokens_decoder` / tokenizer.json `added_tokens`
+    entry, or a bare string); missing flags are those of a special token matched in the raw text."""
+    if isinstance(entry, str):
+        return AddedToken(entry, normalized=False, special=True)
+    if not isinstance(entry, dict) or not isinstance(entry.get("content"), str):
+        raise TokenizerError(f"{where}: added token {str(entry)[:80]!r} has no 'content' string")
+    flags = {"lstrip": False, "rstrip": False, "single_word": False, "normalized": False, "special": True}
+    flags.update({k: bool(entry[k]) for k in flags if k in entry})
+    return AddedToken(entry["content"], **flags)
+
+
+def added_token_json(token: AddedToken) -> dict[str, Any]:
+    """transformers' `added_tokens_decoder` entry of a token."""
+    return {"content": token.content, "lstrip": token.lstrip, "normalized": token.normalized,
+            "rstrip": token.rstrip, "single_word": token.single_word, "special": token.special}  # fmt: skip
 
 
 def read_json(path: Path) -> Any:
@@ -80,6 +160,121 @@ class TokenizerBase:
                 f"vocabulary entries plus {len(self._added)} added tokens"
             )
 
+    # --- added tokens ---------------------------------------------------------------------------------------
+
+    def _add_token(self, token: AddedToken, token_id: int | None = None) -> None:
+        """Register `token` at `token_id`, or its vocabulary id, or the next free id."""
+        if token_id is None:
+            token_id = self._vocab.get(token.content)
+        if token_id is None:
+            token_id = max(self._vocab.values(), default=-1) + 1
+        self._vocab[token.content] = token_id
+        self._added[token_id] = token
+
+    def add_tokens(self, new_tokens: str | Any | Sequence[str | Any], special_tokens: bool = False) -> int:
+        """Add tokens matched in the text before segmentation (a str, an `AddedToken` -- ours or transformers' --,
+        or a list of them), as transformers' fast tokenizer does: a string already in the vocabulary keeps its
+        id but is now matched whole; a new one gets the next id; one already added with other flags takes these.
+        Returns how many were registered (as transformers: all but empty strings and tokens already added
+        with the same flags -- not only those that took a new id)."""
+        if isinstance(new_tokens, str) or not isinstance(new_tokens, Iterable):
+            new_tokens = [new_tokens]
+        tokens = [as_added_token(t, bool(special_tokens), "new_tokens item") for t in new_tokens]
+        added = 0
+        for token in tokens:
+            if not token.content or token in self._added.values():
+                continue  # (as tokenizers: empty strings and tokens already added with these flags are ignored)
+            self._add_token(token)
+            added += 1
+        self._check_ids()
+        self._id_to_token += [None] * (max(self._vocab.values()) + 1 - len(self._id_to_token))
+        for token_id, token in self._added.items():
+            self._id_to_token[token_id] = token.content
+        self._special_ids = frozenset(i for i, t in self._added.items() if t.special)
+        self._build_matchers()
+        return added
+
+    def add_special_tokens(
+        self, special_tokens_dict: dict[str, Any], replace_additional_special_tokens: bool = True
+    ) -> int:
+        """Set special tokens (`{"pad_token": "<pad>", "additional_special_tokens": ["<x>"]}`) and add them to the
+        vocabulary as special tokens (raw-text matches skipped by `skip_special_tokens`), as transformers does.
+        Returns what `add_tokens` returns for them."""
+        if not isinstance(special_tokens_dict, dict):
+            raise TypeError(f"special_tokens_dict must be a dict, got {_describe(special_tokens_dict)}")
+        tokens: list[Any] = []
+        for key, value in special_tokens_dict.items():
+            if key == "additional_special_tokens":
+                if isinstance(value, str) or not isinstance(value, Iterable):
+                    raise TypeError(f"additional_special_tokens must be a list, got {_describe(value)}")
+                value = list(value)
+                names = [self._special_token_value(key, v) for v in value]
+                if not replace_additional_special_tokens:
+                    names = list(dict.fromkeys([*self.additional_special_tokens, *names]))
+                self.additional_special_tokens = names
+                tokens += value
+            elif key in SPECIAL_TOKEN_ATTRIBUTES:
+                setattr(self, key, value)
+                tokens.append(value)
+            else:
+                raise ValueError(
+                    f"special_tokens_dict key {key!r} is not one of {[*SPECIAL_TOKEN_ATTRIBUTES, 'additional_special_tokens']}"
+                )
+        # a str becomes a special token matched in the raw text (transformers: normalized=False, special=True)
+        return self.add_tokens([as_added_token(t, special=True) for t in tokens], special_tokens=True)
+
+    @property
+    def added_tokens_decoder(self) -> dict[int, AddedToken]:
+        """The added tokens by id (special tokens included), as transformers lists them."""
+        return dict(sorted(self._added.items()))
+
+    def get_added_vocab(self) -> dict[str, int]:
+        """Added token strings and their ids."""
+        return {t.content: i for i, t in sorted(self._added.items())}
+
+    # --- tokenizer.json ---------------------------------------------------------------------------------------
+
+    def _tokenizer_json_model(self) -> tuple[dict[str, Any], Any, Any, Any]:
+        """The model, normalizer, pre-tokenizer and decoder sections of tokenizer.json (per tokenizer kind)."""
+        raise NotImplementedError
+
+    def save_tokenizer_json(self, path: str | os.PathLike) -> str:
+        """Write an HF `tokenizer.json`: what transformers' converter makes of this tokenizer's files, so that
+        `PreTrainedTokenizerFast(tokenizer_file=path)` (and AutoTokenizer on the directory) gives the fast
+        tokenizer's ids -- ours exactly for v1 and for v2 with reference="fast" (see the v2 module docstring for
+        where sentencepiece's ids differ)."""
+        model, normalizer, pre_tokenizer, decoder = self._tokenizer_json_model()
+
+        def items(template: tuple[tuple, ...]) -> list[dict[str, Any]]:
+            return [
+                {"Sequence": {"id": item[0], "type_id": item[1]}}
+                if len(item) == 2
+                else {"SpecialToken": {"id": item[1], "type_id": item[2]}}
+                for item in template
+            ]
+
+        specials = {
+            item[1]: item[0] for item in (*self.template.single, *self.template.pair) if len(item) == 3
+        }
+        content = {
+            "version": "1.0",
+            "truncation": None,
+            "padding": None,
+            "added_tokens": [{"id": i, **added_token_json(t)} for i, t in sorted(self._added.items())],
+            "normalizer": normalizer,
+            "pre_tokenizer": pre_tokenizer,
+            "post_processor": {
+                "type": "TemplateProcessing",
+                "single": items(self.template.single),
+                "pair": items(self.template.pair),
+                "special_tokens": {t: {"id": t, "ids": [i], "tokens": [t]} for t, i in specials.items()},
+            },
+            "decoder": decoder,
+            "model": model,
+        }
+        Path(path).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return str(path)
+
     def __len__(self) -> int:
         return len(self._vocab)
 
@@ -103,27 +298,88 @@ class TokenizerBase:
         return self._id_to_token[token_id] if 0 <= token_id < len(self._id_to_token) else None
 
     def __getattr__(self, name: str) -> Any:
-        # cls_token, sep_token, ... and their *_id twins, read from self.special_tokens.
+        # cls_token, sep_token, ... and their *_id twins, read from self.special_tokens; an id is the token's
+        # vocabulary id, or the unknown token's for a token outside the vocabulary (transformers'
+        # convert_tokens_to_ids), so that `tok.pad_token = "[UNK]"` moves pad_token_id and padding with it.
         specials = self.__dict__.get("special_tokens")
         if specials is not None:
             if name in specials:
                 return specials[name]
+            if name == "additional_special_tokens":
+                return []
             if name.endswith("_id") and name[:-3] in specials:
                 token = specials[name[:-3]]
-                return None if token is None else self.__dict__["_vocab"].get(token)
+                if token is None:
+                    return None
+                vocab = self.__dict__["_vocab"]
+                return vocab.get(token, vocab.get(specials["unk_token"]))
         raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # As transformers: setting a special token (str or AddedToken) only renames it (nothing is added to the
+        # vocabulary, the [CLS]/[SEP] template keeps its ids); setting its *_id sets the token of that id.
+        if name in SPECIAL_TOKEN_ATTRIBUTES:
+            self.special_tokens[name] = self._special_token_value(name, value)
+        elif name.endswith("_id") and name[:-3] in SPECIAL_TOKEN_ATTRIBUTES:
+            if value is not None and not _is_int(value):
+                raise TypeError(f"{name} must be an int token id or None, got {_describe(value)}")
+            self.special_tokens[name[:-3]] = None if value is None else self._token_of(int(value))
+        elif name == "additional_special_tokens":
+            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+                raise TypeError(f"additional_special_tokens must be a list of str, got {_describe(value)}")
+            object.__setattr__(self, name, [self._special_token_value(name, v) for v in value])
+        else:
+            object.__setattr__(self, name, value)
+
+    @staticmethod
+    def _special_token_value(name: str, value: Any) -> str | None:
+        if value is None and name != "additional_special_tokens":
+            return None
+        return as_added_token(value, special=True, what=name).content
+
     @property
-    def special_tokens_map(self) -> dict[str, str]:
-        return {k: v for k, v in self.special_tokens.items() if v is not None}
+    def special_tokens_map(self) -> dict[str, str | list[str]]:
+        out: dict[str, str | list[str]] = {k: v for k, v in self.special_tokens.items() if v is not None}
+        if self.__dict__.get("additional_special_tokens"):
+            out["additional_special_tokens"] = list(self.additional_special_tokens)
+        return out
 
     @property
     def all_special_tokens(self) -> list[str]:
-        return list(dict.fromkeys(self.special_tokens_map.values()))
+        named = [v for v in self.special_tokens.values() if v is not None]
+        return list(dict.fromkeys([*named, *self.__dict__.get("additional_special_tokens", ())]))
 
     @property
     def all_special_ids(self) -> list[int]:
-        return [self._vocab[t] for t in self.all_special_tokens]
+        return [self.convert_tokens_to_ids(t) for t in self.all_special_tokens]
+
+    # --- lengths ----------------------------------------------------------------------------------------------
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        """How many tokens the template adds to one text (`[CLS] A [SEP]`: 2) or to a pair (3)."""
+        return self.template.num_special_tokens(bool(pair))
+
+    @property
+    def max_len_single_sentence(self) -> int:
+        """The most tokens one text may have so that with its special tokens it fits `model_max_length`."""
+        return self.model_max_length - self.num_special_tokens_to_add(False)
+
+    @property
+    def max_len_sentences_pair(self) -> int:
+        """The most tokens the two texts of a pair may have together, special tokens apart."""
+        return self.model_max_length - self.num_special_tokens_to_add(True)
+
+    def _warn_if_too_long(self, rows: list[Encoding], max_length: int | None, verbose: bool) -> None:
+        """transformers' warning for a sequence longer than model_max_length that nothing truncates: once per
+        tokenizer (it is about the tokenizer's settings, not each text)."""
+        if max_length is not None or not verbose or self.__dict__.get("_warned_long"):
+            return
+        limit = self.model_max_length
+        length = next((len(e.ids) for e in rows if len(e.ids) > limit), None)  # the first, as transformers
+        if length is not None:
+            self.__dict__["_warned_long"] = True
+            # stacklevel 3: the caller of __call__ (encode/tokenize callers see their own line)
+            warnings.warn(LONG_SEQUENCE_WARNING.format(length=length, limit=limit), UserWarning, 3)
 
     @property
     def pad_token_type_id(self) -> int:
@@ -201,6 +457,7 @@ class TokenizerBase:
         return_special_tokens_mask: bool = False,
         return_offsets_mapping: bool = False,
         return_length: bool = False,
+        verbose: bool = True,
     ) -> BatchEncoding:
         """Encode one text, a pair, or a batch of either, as transformers' fast tokenizer does.
 
@@ -242,10 +499,16 @@ class TokenizerBase:
             windows = [e, *e.overflowing] if return_overflowing_tokens else [e]
             rows += windows
             sample_of_row += [i] * len(windows)
+        self._warn_if_too_long(rows, max_length, verbose)
+        # As transformers, the defaults follow model_input_names (a user may drop "token_type_ids" from it).
+        if return_token_type_ids is None:
+            return_token_type_ids = "token_type_ids" in self.model_input_names
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
         data: dict[str, Any] = {"input_ids": [e.ids for e in rows]}
-        if return_token_type_ids is not False:
+        if return_token_type_ids:
             data["token_type_ids"] = [e.type_ids for e in rows]
-        if return_attention_mask is not False:
+        if return_attention_mask:
             data["attention_mask"] = [e.attention_mask for e in rows]
         if return_special_tokens_mask:
             data["special_tokens_mask"] = [e.special_tokens_mask for e in rows]
@@ -345,6 +608,10 @@ class TokenizerBase:
                 f"pad_to_multiple_of must be a non-negative int or None, got {pad_to_multiple_of!r}"
             )
         padding_given = padding
+        if padding not in (False, None, "do_not_pad") and self.pad_token is None:
+            raise ValueError(
+                "padding needs a pad token, and this tokenizer has none (set tokenizer.pad_token)"
+            )
         if padding is True:
             padding = "longest"
         elif padding is False or padding is None:
@@ -400,6 +667,81 @@ class TokenizerBase:
                     f"stride ({stride}) must be smaller than max_length minus the special tokens of {what} "
                     f"({max_length} - {n_special} = {room})"
                 )
+
+    def pad(
+        self,
+        encoded_inputs: BatchEncoding | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        padding: bool | str = True,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_attention_mask: bool | None = None,
+        return_tensors: str | None = None,
+        verbose: bool = True,
+    ) -> BatchEncoding:
+        """Pad encodings made without padding (a BatchEncoding, a dict of lists, or a list of dicts such as a data
+        collator receives), as transformers' `tokenizer.pad`: `input_ids` with the pad token's id, `token_type_ids`
+        with 0, `special_tokens_mask` with 1, `attention_mask` (created if missing) with 0; other keys are left
+        as they are. A single example (flat lists) stays a single example."""
+        if (
+            isinstance(encoded_inputs, (list, tuple))
+            and encoded_inputs
+            and isinstance(encoded_inputs[0], Mapping)
+        ):
+            for n, example in enumerate(encoded_inputs):
+                if not isinstance(example, Mapping) or example.keys() != encoded_inputs[0].keys():
+                    raise ValueError(f"encoded_inputs[{n}] has other keys than encoded_inputs[0]")
+            encoded_inputs = {key: [example[key] for example in encoded_inputs] for key in encoded_inputs[0]}
+        if not isinstance(encoded_inputs, Mapping) or "input_ids" not in encoded_inputs:
+            shown = list(encoded_inputs) if isinstance(encoded_inputs, Mapping) else _describe(encoded_inputs)
+            raise ValueError(f"pad needs an encoding or a list of encodings with input_ids, got {shown}")
+        if padding_side not in (None, "right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        if return_tensors not in (None, "np"):
+            raise ValueError(
+                f"return_tensors must be None or 'np' (deberta_np is NumPy-only), got {return_tensors!r}"
+            )
+        # arrays (what return_tensors="np" gave) become lists, and the result arrays again, as transformers does
+        if any(hasattr(v, "tolist") for v in encoded_inputs.values()) and return_tensors is None:
+            return_tensors = "np"
+        data = {k: v.tolist() if hasattr(v, "tolist") else v for k, v in encoded_inputs.items()}
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        ids = data["input_ids"]
+        if not isinstance(ids, list) or not ids:
+            if return_attention_mask:
+                data["attention_mask"] = []
+            return BatchEncoding(data, [])
+        padding, _, max_length = self._strategies(padding, False, max_length, pad_to_multiple_of)
+        batched = isinstance(ids[0], (list, tuple))
+        rows = [dict(zip(data, values)) for values in zip(*data.values())] if batched else [data]
+        if batched and any(len(v) != len(ids) for v in data.values()):
+            raise ValueError(f"the keys of encoded_inputs hold different numbers of rows: "
+                             f"{ {k: len(v) for k, v in data.items()} }")  # fmt: skip
+        if padding == "longest":
+            max_length = max(len(row["input_ids"]) for row in rows)
+        if max_length is not None and pad_to_multiple_of and max_length % pad_to_multiple_of:
+            max_length += pad_to_multiple_of - max_length % pad_to_multiple_of
+        side = padding_side or self.padding_side
+        fill = {"input_ids": self.pad_token_id, "token_type_ids": self.pad_token_type_id,
+                "special_tokens_mask": 1}  # fmt: skip
+        if return_attention_mask:
+            fill["attention_mask"] = 0
+        out: dict[str, list] = {key: [] for key in [*data, *fill] if key in data or key == "attention_mask"}
+        for row in rows:
+            row = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in row.items()}
+            length = len(row["input_ids"])
+            if return_attention_mask and "attention_mask" not in row:
+                row["attention_mask"] = [1] * length
+            n = 0 if padding == "do_not_pad" or max_length is None else max_length - length
+            if n > 0:
+                for key, value in fill.items():
+                    if key in row:
+                        row[key] = row[key] + [value] * n if side == "right" else [value] * n + row[key]
+            for key in out:
+                out[key].append(row[key])
+        result = out if batched else {k: v[0] for k, v in out.items()}
+        return BatchEncoding(to_numpy(result) if return_tensors == "np" else result, [])
 
     def batch_decode(
         self,

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
 from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,11 +38,16 @@ import regex
 
 from deberta_np.errors import ConfigError, TokenizerError
 from deberta_np.tokenizer.base import (
+    DEFAULT_SPECIAL_TOKENS,
     LARGE_INTEGER,
+    SPECIAL_TOKEN_ATTRIBUTES,
     VERY_LARGE_INTEGER,
+    AddedToken,
     TokenizerBase,
     _describe,
     _is_int,
+    added_token_entry,
+    added_token_json,
     max_length_option,
     parse_token_id,
 )
@@ -71,41 +75,11 @@ CONFIG_OPTIONS = (
     "truncation_side",
     "clean_up_tokenization_spaces",
 )
-SPECIAL_TOKEN_ATTRIBUTES = (
-    "bos_token",
-    "eos_token",
-    "unk_token",
-    "sep_token",
-    "pad_token",
-    "cls_token",
-    "mask_token",
-)
-DEFAULT_SPECIAL_TOKENS = {
-    "bos_token": "[CLS]",
-    "eos_token": "[SEP]",
-    "unk_token": "[UNK]",
-    "sep_token": "[SEP]",
-    "pad_token": "[PAD]",
-    "cls_token": "[CLS]",
-    "mask_token": "[MASK]",
-}
 # Unicode White_Space: what Rust's char::is_whitespace (used for lstrip/rstrip by the reference) accepts.
 WHITE_SPACE = frozenset(
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
 )
-
-
-@dataclass(frozen=True)
-class AddedToken:
-    """A token matched in the raw text before BPE. `lstrip`/`rstrip`: also swallow the whitespace on that side."""
-
-    content: str
-    lstrip: bool = False
-    rstrip: bool = False
-    single_word: bool = False
-    normalized: bool = False
-    special: bool = True
 
 
 class DebertaTokenizer(TokenizerBase):
@@ -116,7 +90,8 @@ class DebertaTokenizer(TokenizerBase):
     [1, 31414, 232, 2]
     """
 
-    model_input_names: ClassVar[tuple[str, ...]] = ("input_ids", "token_type_ids", "attention_mask")
+    # transformers' DebertaTokenizer order
+    model_input_names: ClassVar[list[str]] = ["input_ids", "attention_mask", "token_type_ids"]
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
 
     def __init__(
@@ -155,7 +130,8 @@ class DebertaTokenizer(TokenizerBase):
         for attr in SPECIAL_TOKEN_ATTRIBUTES:
             content = self.special_tokens[attr]
             if content is not None and content not in {t.content for t in self._added.values()}:
-                self._add_token(AddedToken(content, lstrip=attr == "mask_token", special=True))
+                mask = attr == "mask_token"  # as transformers creates it: lstrip and normalized
+                self._add_token(AddedToken(content, lstrip=mask, normalized=mask, special=True))
         self._check_ids()
         self._id_to_token: list[str | None] = [None] * (max(self._vocab.values(), default=-1) + 1)
         for token, token_id in self._vocab.items():
@@ -165,7 +141,7 @@ class DebertaTokenizer(TokenizerBase):
         kwargs = {} if cache_size is None else {"cache_size": cache_size}
         self.bpe = ByteLevelBPE(self._base_vocab, self._merges, unk_id=self._vocab.get(unk), **kwargs)
         self._pattern = regex.compile(GPT2_PATTERN)
-        self._build_added_matchers()
+        self._build_matchers()
         self.template = template or Template(
             single=((self.cls_token_id, self.cls_token, 0), ("A", 0), (self.sep_token_id, self.sep_token, 0)),
             pair=(
@@ -179,15 +155,7 @@ class DebertaTokenizer(TokenizerBase):
 
     # --- construction -------------------------------------------------------------------------------------------
 
-    def _add_token(self, token: AddedToken, token_id: int | None = None) -> None:
-        if token_id is None:
-            token_id = self._vocab.get(token.content)
-        if token_id is None:
-            token_id = max(self._vocab.values(), default=-1) + 1
-        self._vocab[token.content] = token_id
-        self._added[token_id] = token
-
-    def _build_added_matchers(self) -> None:
+    def _build_matchers(self) -> None:
         # Like the reference, tokens that are not "normalized" are matched first, then the others in what remains.
         # Longest first, so that the regex alternation picks the longest token at the leftmost position.
         self._matchers = []
@@ -241,7 +209,7 @@ class DebertaTokenizer(TokenizerBase):
             added.append(
                 (
                     parse_token_id(key, f"{config_path}: added_tokens_decoder key"),
-                    _added_token(entry, str(config_path)),
+                    added_token_entry(entry, str(config_path)),
                 )
             )
         specials = {}
@@ -483,12 +451,22 @@ class DebertaTokenizer(TokenizerBase):
         )
         return str(vocab_file), str(merges_file)
 
+    def _tokenizer_json_model(self) -> tuple[dict[str, Any], Any, Any, Any]:
+        # transformers' DebertaConverter: byte-level BPE without an unk token (see the module docstring)
+        model = {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                 "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                 "vocab": self._base_vocab, "merges": [list(m) for m in self._merges]}  # fmt: skip
+        byte_level = {"type": "ByteLevel", "add_prefix_space": self.add_prefix_space, "trim_offsets": True,
+                      "use_regex": True}  # fmt: skip
+        return model, None, byte_level, {**byte_level, "add_prefix_space": True}
+
     def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
-        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load."""
+        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load (vocab.json,
+        merges.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json)."""
         directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
-        files = self.save_vocabulary(directory)
-        decoder = {str(i): {**asdict(t), "normalized": t.normalized} for i, t in sorted(self._added.items())}
+        files = (*self.save_vocabulary(directory), self.save_tokenizer_json(directory / "tokenizer.json"))
+        decoder = {str(i): added_token_json(t) for i, t in sorted(self._added.items())}
         config: dict[str, Any] = {
             "tokenizer_class": "DebertaTokenizer",
             "add_prefix_space": self.add_prefix_space,
@@ -578,17 +556,6 @@ def read_added_tokens(path: Path) -> list[tuple[int, AddedToken]]:
     ]
 
 
-def _added_token(entry: Any, where: str) -> AddedToken:
-    if isinstance(entry, str):
-        return AddedToken(entry)
-    if not isinstance(entry, dict) or not isinstance(entry.get("content"), str):
-        raise ValueError(f"{where}: added token {entry!r} has no 'content' string")
-    fields = {
-        k: bool(entry[k]) for k in ("lstrip", "rstrip", "single_word", "normalized", "special") if k in entry
-    }
-    return AddedToken(entry["content"], **fields)
-
-
 def _read_tokenizer_json(path: Path) -> tuple[dict, list, list, Template | None, bool]:
     """An HF `tokenizer.json` with a BPE model (the DeBERTa v1 fast tokenizer's format)."""
     data = _read_json(path)
@@ -607,7 +574,7 @@ def _read_tokenizer_json(path: Path) -> tuple[dict, list, list, Template | None,
     added = [
         (
             parse_token_id(t.get("id") if isinstance(t, dict) else t, f"{path}: added_tokens id"),
-            _added_token(t, str(path)),
+            added_token_entry(t, str(path)),
         )
         for t in data.get("added_tokens") or []
     ]

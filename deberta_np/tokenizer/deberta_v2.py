@@ -49,15 +49,19 @@ import regex
 
 from deberta_np.errors import ConfigError, TokenizerError
 from deberta_np.tokenizer.base import (
+    DEFAULT_SPECIAL_TOKENS,
     LARGE_INTEGER,
+    SPECIAL_TOKEN_ATTRIBUTES,
     VERY_LARGE_INTEGER,
+    AddedToken,
     TokenizerBase,
+    added_token_entry,
+    added_token_json,
     max_length_option,
     parse_token_id,
 )
 from deberta_np.tokenizer.base import read_json as _read_json
 from deberta_np.tokenizer.deberta import (
-    AddedToken,
     clean_up_tokenization,
     read_added_tokens,
 )
@@ -93,24 +97,6 @@ CONFIG_OPTIONS = (
     "truncation_side",
     "clean_up_tokenization_spaces",
 )
-SPECIAL_TOKEN_ATTRIBUTES = (
-    "bos_token",
-    "eos_token",
-    "unk_token",
-    "sep_token",
-    "pad_token",
-    "cls_token",
-    "mask_token",
-)
-DEFAULT_SPECIAL_TOKENS = {
-    "bos_token": "[CLS]",
-    "eos_token": "[SEP]",
-    "unk_token": "[UNK]",
-    "sep_token": "[SEP]",
-    "pad_token": "[PAD]",
-    "cls_token": "[CLS]",
-    "mask_token": "[MASK]",
-}
 # "▁"-words (Metaspace's split); stdlib `re` scans this twice as fast as `regex`
 _WORD = re.compile(f"{SPACE_SYMBOL}[^{SPACE_SYMBOL}]*|[^{SPACE_SYMBOL}]+")
 
@@ -126,7 +112,7 @@ class DebertaV2Tokenizer(TokenizerBase):
     "fast" (transformers' DebertaV2TokenizerFast exactly, `[UNK]` instead of byte fallback included); see the
     module docstring for what differs."""
 
-    model_input_names: ClassVar[tuple[str, ...]] = ("input_ids", "token_type_ids", "attention_mask")
+    model_input_names: ClassVar[list[str]] = ["input_ids", "token_type_ids", "attention_mask"]
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "spm.model"}
 
     def __init__(
@@ -235,14 +221,6 @@ class DebertaV2Tokenizer(TokenizerBase):
             ),
         )
 
-    def _add_token(self, token: AddedToken, token_id: int | None = None) -> None:
-        if token_id is None:
-            token_id = self._vocab.get(token.content)
-        if token_id is None:
-            token_id = max(self._vocab.values(), default=-1) + 1
-        self._vocab[token.content] = token_id
-        self._added[token_id] = token
-
     def _build_matchers(self) -> None:
         """Regexes for the added tokens: longest first, so that the alternation picks the longest token at the
         leftmost position (as transformers' trie and tokenizers' leftmost-longest automaton do).
@@ -313,7 +291,7 @@ class DebertaV2Tokenizer(TokenizerBase):
             raise TokenizerError(f"{config_path}: added_tokens_decoder must be an object")
         for key, entry in decoder.items():
             index = parse_token_id(key, f"{config_path}: added_tokens_decoder key")
-            added.append((index, _added_token(entry, str(config_path))))
+            added.append((index, added_token_entry(entry, str(config_path))))
         specials = {}
         for source in (config, special_map):
             for attr in SPECIAL_TOKEN_ATTRIBUTES:
@@ -331,7 +309,6 @@ class DebertaV2Tokenizer(TokenizerBase):
             if str(directory) in str(error):
                 raise
             raise type(error)(f"{directory}: {error}") from None
-        tok._tokenizer_json = tokenizer_json
         return tok
 
     def save_vocabulary(
@@ -347,23 +324,40 @@ class DebertaV2Tokenizer(TokenizerBase):
         path.write_bytes(self._model_bytes)
         return (str(path),)
 
+    def _tokenizer_json_model(self) -> tuple[dict[str, Any], Any, Any, Any]:
+        # transformers' DebertaV2Converter (byte_fallback off, as it writes it: the fast tokenizer's [UNK])
+        model = {"type": "Unigram", "unk_id": self.model.trainer_spec.unk_id,
+                 "vocab": [[p.piece, p.score] for p in self._pieces], "byte_fallback": False}  # fmt: skip
+        normalizers: list[dict[str, Any]] = [{"type": "Lowercase"}] if self.do_lower_case else []
+        normalizers.append({"type": "Strip", "strip_left": True, "strip_right": True})
+        charsmap = self.model.normalizer_spec.precompiled_charsmap
+        if charsmap:
+            normalizers.append(
+                {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode("ascii")}
+            )
+        normalizers.append({"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "})
+        metaspace = {
+            "type": "Metaspace",
+            "replacement": SPACE_SYMBOL,
+            "prepend_scheme": "always",
+            "split": True,
+        }
+        pre = [{"type": "Punctuation", "behavior": "Isolated"}] if self.split_by_punct else []
+        return (
+            model,
+            {"type": "Sequence", "normalizers": normalizers},
+            {"type": "Sequence", "pretokenizers": [*pre, metaspace]},
+            metaspace,
+        )
+
     def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
-        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load."""
+        """Write a directory that both `from_pretrained` and transformers' `AutoTokenizer` can load: spm.model (when
+        this tokenizer was read from one), tokenizer.json, tokenizer_config.json, special_tokens_map.json."""
         directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
-        if self._model_bytes is not None:
-            files: tuple[str, ...] = self.save_vocabulary(directory)
-        elif getattr(self, "_tokenizer_json", None) is not None:
-            target = directory / "tokenizer.json"
-            target.write_bytes(Path(self._tokenizer_json).read_bytes())
-            files = (str(target),)
-        else:
-            raise ValueError("this tokenizer has neither an spm.model nor a tokenizer.json to save")
-        decoder = {
-            str(i): {"content": t.content, "lstrip": t.lstrip, "normalized": t.normalized, "rstrip": t.rstrip,
-                     "single_word": t.single_word, "special": t.special}
-            for i, t in sorted(self._added.items())
-        }  # fmt: skip
+        files: tuple[str, ...] = self.save_vocabulary(directory) if self._model_bytes is not None else ()
+        files += (self.save_tokenizer_json(directory / "tokenizer.json"),)
+        decoder = {str(i): added_token_json(t) for i, t in sorted(self._added.items())}
         config: dict[str, Any] = {
             "tokenizer_class": "DebertaV2Tokenizer",
             "added_tokens_decoder": decoder,
@@ -742,17 +736,6 @@ def _punctuation_runs(text: str) -> list[tuple[int, int]]:
 # --- files -----------------------------------------------------------------------------------------------------------
 
 
-def _added_token(entry: Any, where: str) -> AddedToken:
-    if isinstance(entry, str):
-        return AddedToken(entry)
-    if not isinstance(entry, dict) or not isinstance(entry.get("content"), str):
-        raise ValueError(f"{where}: added token {entry!r} has no 'content' string")
-    fields = {
-        k: bool(entry[k]) for k in ("lstrip", "rstrip", "single_word", "normalized", "special") if k in entry
-    }
-    return AddedToken(entry["content"], **fields)
-
-
 def _read_tokenizer_json(path: Path) -> tuple[ModelProto, list, Template | None, dict]:
     """An HF `tokenizer.json` with a Unigram model (what DebertaV2TokenizerFast saves). Piece types are not in
     the file: added special tokens count as control pieces, the unk id as the unknown piece, "<0x00>".."<0xFF>"
@@ -770,7 +753,7 @@ def _read_tokenizer_json(path: Path) -> tuple[ModelProto, list, Template | None,
     added = [
         (
             parse_token_id(t.get("id") if isinstance(t, dict) else t, f"{path}: added_tokens id"),
-            _added_token(t, str(path)),
+            added_token_entry(t, str(path)),
         )
         for t in data.get("added_tokens") or []
     ]

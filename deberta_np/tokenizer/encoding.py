@@ -11,11 +11,27 @@ offsets; `BatchEncoding` recomputes the full details on first use of `.tokens()`
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+
+
+class CharSpan(NamedTuple):
+    """Characters `start`..`end` (exclusive) of the original text (transformers' CharSpan)."""
+
+    start: int
+    end: int
+
+
+class TokenSpan(NamedTuple):
+    """Tokens `start`..`end` (exclusive) of an encoded sequence (transformers' TokenSpan)."""
+
+    start: int
+    end: int
+
 
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
@@ -85,6 +101,39 @@ class Encoding:
             self.attention_mask + other.attention_mask,
             self.sequence_ids + other.sequence_ids,
         )
+
+    # --- alignment look-ups, as tokenizers' Encoding (sequence ranges come from sequence_ids, so that padding on
+    # either side and overflow windows need no bookkeeping) ---------------------------------------------------
+
+    def sequence_range(self, sequence_id: int) -> range:
+        """Positions of the tokens of text `sequence_id`; all positions when it has none (as tokenizers)."""
+        positions = [i for i, s in enumerate(self.sequence_ids) if s == sequence_id]
+        return range(positions[0], positions[-1] + 1) if positions else range(len(self.ids))
+
+    def token_to_sequence(self, token: int) -> int | None:
+        return self.sequence_ids[token] if 0 <= token < len(self.ids) else None
+
+    def token_to_word(self, token: int) -> int | None:
+        if self.token_to_sequence(token) is None:
+            return None
+        return self.word_ids[token]
+
+    def token_to_chars(self, token: int) -> tuple[int, int] | None:
+        if self.token_to_sequence(token) is None:
+            return None
+        return self.offsets[token]
+
+    def char_to_token(self, char: int, sequence_id: int = 0) -> int | None:
+        return next((i for i in self.sequence_range(sequence_id) if self.offsets[i][0] <= char < self.offsets[i][1]),
+                    None)  # fmt: skip
+
+    def word_to_tokens(self, word: int, sequence_id: int = 0) -> tuple[int, int] | None:
+        positions = [i for i in self.sequence_range(sequence_id) if self.word_ids[i] == word]
+        return (positions[0], positions[-1] + 1) if positions else None
+
+    def word_to_chars(self, word: int, sequence_id: int = 0) -> tuple[int, int] | None:
+        tokens = self.word_to_tokens(word, sequence_id)
+        return None if tokens is None else (self.offsets[tokens[0]][0], self.offsets[tokens[1] - 1][1])
 
     def as_sequence(self, sequence_id: int, type_id: int) -> Encoding:
         """This encoding (overflow windows too) marked as sequence `sequence_id` (0: A, 1: B) with `type_id`;
@@ -331,6 +380,11 @@ class BatchEncoding(dict):
 
     def _encoding(self, batch_index: int) -> Encoding:
         encodings = self.encodings
+        if not encodings:
+            raise ValueError(
+                "this BatchEncoding has no per-token encodings (it comes from pad() or an empty batch); "
+                "call the tokenizer for tokens, offsets and word ids"
+            )
         if not -len(encodings) <= batch_index < len(encodings):
             raise IndexError(f"batch_index {batch_index} out of range for a batch of {len(encodings)}")
         return encodings[batch_index]
@@ -346,6 +400,83 @@ class BatchEncoding(dict):
     def sequence_ids(self, batch_index: int = 0) -> list[int | None]:
         """0 or 1: which text of the pair each token comes from (None for special and pad tokens)."""
         return list(self._encoding(batch_index).sequence_ids)
+
+    def words(self, batch_index: int = 0) -> list[int | None]:
+        """Deprecated alias of `word_ids` (transformers warns the same way)."""
+        warnings.warn(
+            "`BatchEncoding.words()` property is deprecated and should be replaced with the identical, but more "
+            "self-explanatory `BatchEncoding.word_ids()` property.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.word_ids(batch_index)
+
+    @property
+    def n_sequences(self) -> int | None:
+        """1 or 2: how many texts went into each row (None for an empty batch)."""
+        encodings = self._encodings
+        return None if not encodings else len({s for s in encodings[0].sequence_ids if s is not None}) or 1
+
+    def _locate(self, first: int, second: int | None, what: str) -> tuple[Encoding, int]:
+        """transformers' `batch_or_*_index` convention: one index is in row 0; two are (row, index). A negative
+        row counts from the end, as transformers; a negative token/char/word index is refused (transformers
+        fails on one with an OverflowError)."""
+        batch_index, index = (0, first) if second is None else (first, second)
+        for name, value in (("batch index", batch_index), (what, index)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        if index < 0:
+            raise ValueError(f"{what} must be >= 0, got {index}")
+        return self._encoding(batch_index), index
+
+    def token_to_sequence(self, batch_or_token_index: int, token_index: int | None = None) -> int | None:
+        """Which text (0 or 1) a token comes from; None for special and pad tokens."""
+        encoding, token = self._locate(batch_or_token_index, token_index, "token index")
+        return encoding.token_to_sequence(token)
+
+    def token_to_word(self, batch_or_token_index: int, token_index: int | None = None) -> int | None:
+        """The index of the word a token comes from (in its own text); None for special and pad tokens."""
+        encoding, token = self._locate(batch_or_token_index, token_index, "token index")
+        return encoding.token_to_word(token)
+
+    def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None) -> CharSpan | None:
+        """The characters of its text a token covers; None for special and pad tokens."""
+        encoding, token = self._locate(batch_or_token_index, token_index, "token index")
+        span = encoding.token_to_chars(token)
+        return None if span is None else CharSpan(*span)
+
+    def char_to_token(
+        self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0
+    ) -> int | None:
+        """The token covering character `char_index` of text `sequence_index` (0 or 1); None if none does
+        (a space, or past the end)."""
+        encoding, char = self._locate(batch_or_char_index, char_index, "char index")
+        return encoding.char_to_token(char, sequence_index)
+
+    def char_to_word(
+        self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0
+    ) -> int | None:
+        """The word covering character `char_index` of text `sequence_index`; None if no token does."""
+        encoding, char = self._locate(batch_or_char_index, char_index, "char index")
+        token = encoding.char_to_token(char, sequence_index)
+        return None if token is None else encoding.token_to_word(token)
+
+    def word_to_tokens(
+        self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0
+    ) -> TokenSpan | None:
+        """The tokens of word `word_index` of text `sequence_index`; None if it has none."""
+        encoding, word = self._locate(batch_or_word_index, word_index, "word index")
+        span = encoding.word_to_tokens(word, sequence_index)
+        return None if span is None else TokenSpan(*span)
+
+    def word_to_chars(
+        self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0
+    ) -> CharSpan | None:
+        """The characters of word `word_index` of text `sequence_index`; None if it has no tokens (transformers
+        fails there with a TypeError)."""
+        encoding, word = self._locate(batch_or_word_index, word_index, "word index")
+        span = encoding.word_to_chars(word, sequence_index)
+        return None if span is None else CharSpan(*span)
 
 
 def to_numpy(data: dict[str, Any]) -> dict[str, Any]:
