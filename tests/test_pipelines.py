@@ -650,3 +650,12 @@ def test_v2_pipelines_with_pre_split_words_need_no_prefix_space(models: dict) ->
     assert [e["word"] for e in entities] == [
         "Zoë flew to Berlin"[e["start"] : e["end"]].strip() for e in entities
     ]
+
+
+def test_qa_on_a_long_context_gives_no_length_warning(models: dict) -> None:
+    import warnings
+
+    qa = pipeline("question-answering", models["qa"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # transformers' QA pipeline windows long contexts without a warning
+        qa(question="Where?", context="HuggingFace was founded in Paris. " * 200)

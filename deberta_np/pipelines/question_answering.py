@@ -79,8 +79,9 @@ class QuestionAnsweringPipeline(Pipeline):
         )
         max_seq_len, stride = params["max_seq_len"], params["doc_stride"]
         question_first = self.tokenizer.padding_side == "right"  # transformers' rule
-        n_question = len(self.tokenizer(question, add_special_tokens=False)["input_ids"])
-        n_context = len(self.tokenizer(context, add_special_tokens=False)["input_ids"])
+        # counts only (windows come next): no over-length warning, as transformers' QA pipeline gives none
+        n_question = len(self.tokenizer(question, add_special_tokens=False, verbose=False)["input_ids"])
+        n_context = len(self.tokenizer(context, add_special_tokens=False, verbose=False)["input_ids"])
         n_special = len(self.tokenizer.build_inputs_with_special_tokens([], []))  # [CLS] [SEP] [SEP]
         room = max_seq_len - n_question - n_special  # context tokens per window
         overflow = n_question + n_context + n_special > max_seq_len
