@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from deberta_np import xp as shim
+from deberta_np import shim
 from deberta_np.modeling import MODEL_CLASSES, V2_MODEL_CLASSES
 from deberta_np.oracle import POOLED_HEADS, TOLERANCE, row, valid_diff
 from deberta_np.safetensors_io import read_safetensors

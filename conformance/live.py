@@ -19,7 +19,7 @@ import numpy as np
 from conformance.cases import Case
 from conformance.check import model_class, valid_positions
 from conformance.generate import make_inputs, random_model, reference_outputs, save_checkpoint
-from deberta_np import xp as shim
+from deberta_np import shim
 from deberta_np.config import ACTIVATION_NAMES
 from deberta_np.model import HEADS  # every head, both MLM layouts; multiple choice is v2-only
 from deberta_np.oracle import POOLED_HEADS, TOLERANCE, row, valid_diff

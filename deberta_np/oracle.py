@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from . import xp as shim
+from . import shim
 from .config import DebertaConfig, config_from_pretrained
 from .errors import CheckpointError, ConfigError
 from .modeling import load_model
