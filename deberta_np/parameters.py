@@ -14,10 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import model, model_v2
-from .config import DebertaConfig, DebertaV2Config
+from .config import DebertaConfig
 from .errors import CheckpointError
-from .model import HEADS, head_parameter_shapes
+from .family import family_of
 
 PREFIX = "deberta."
 ENCODER_ROOTS = ("embeddings.", "encoder.")
@@ -84,9 +83,9 @@ def masked_lm_head(state: dict[str, Any], config: DebertaConfig, source: str) ->
 
 def expected_shapes(config: DebertaConfig, head: str) -> dict[str, tuple[int, ...]]:
     """Every parameter of `head` on top of the encoder, with checkpoint names and shapes."""
-    spec = model_v2 if isinstance(config, DebertaV2Config) else model
+    spec = family_of(config).spec
     shapes = {PREFIX + name: shape for name, shape in spec.encoder_parameter_shapes(config).items()}
-    shapes.update(head_parameter_shapes(config, head))
+    shapes.update(spec.head_parameter_shapes(config, head))
     if head == "masked_lm_legacy" and _untied_decoder(config):
         shapes["cls.predictions.decoder.weight"] = (config.vocab_size, config.embedding_size)
     return shapes
@@ -132,7 +131,7 @@ def check_sizes(state: dict[str, Any], config: DebertaConfig, source: str) -> No
 
 def select_parameters(state: dict[str, Any], config: DebertaConfig, head: str, source: str) -> dict[str, Any]:
     """Check `state` (canonical names) against what `head` needs; return exactly the needed tensors."""
-    if head not in HEADS:
+    if head not in family_of(config).spec.HEADS:
         raise ValueError(f"unknown head {head!r}")
     check_sizes(state, config, source)
     shapes = expected_shapes(config, head)
