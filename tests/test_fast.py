@@ -21,6 +21,7 @@ from deberta_np.family import family_of
 from deberta_np.modeling import MODEL_CLASSES, DebertaV2Model
 from deberta_np.parameters import PREFIX, leaves, nest
 from deberta_np.safetensors_io import read_safetensors
+from tests.conftest import to_array_api_strict
 from tests.tolerance import encoder_terms, reordering_tolerance
 
 V1_CASES = sorted(
@@ -372,13 +373,6 @@ def test_portable_branches_under_array_api_strict(case: str, threads: int) -> No
     xps = pytest.importorskip("array_api_strict")
     xps.set_array_api_strict_flags(api_version="2024.12")
 
-    def strict(node: object) -> object:
-        if isinstance(node, dict):
-            return {k: strict(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [strict(v) for v in node]
-        return xps.asarray(np.array(node))
-
     for dtype in ("float32", "float64"):
         readable = DebertaModel.from_pretrained(GOLDEN / case, dtype=dtype, fast=False)
         ids = np.random.default_rng(0).integers(1, readable.config.vocab_size, size=(3, 9))
@@ -386,7 +380,9 @@ def test_portable_branches_under_array_api_strict(case: str, threads: int) -> No
         mask[1, 6:] = 0
         args = (ids, mask, np.zeros_like(ids), np.arange(9)[None, :])
         reference = model.deberta(*args, readable.params[PREFIX[:-1]], readable.config, True, True)
-        encoder = fast.FastDeberta(strict(readable.params[PREFIX[:-1]]), readable.config, threads=threads)
+        encoder = fast.FastDeberta(
+            to_array_api_strict(readable.params[PREFIX[:-1]]), readable.config, threads=threads
+        )
         got = encoder(*(xps.asarray(a) for a in args), True, True)
         assert_same_encoding(
             (np.asarray(got[0]), [np.asarray(a) for a in got[1]], [np.asarray(a) for a in got[2]]),
