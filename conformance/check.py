@@ -57,7 +57,7 @@ def check_case(
 
 
 def check_padded_positions(directory: Path, device: str = "cpu") -> list[dict[str, Any]]:
-    """Padded positions too, in both modes: uniform rows against 4.57.6, zero rows against 4.46 (spec §2.6)."""
+    """Padded positions too, in both modes: uniform rows against 4.57.6, zero rows against 4.46 (model.masked_softmax)."""
     golden, metadata = read_safetensors(directory / "golden.safetensors")
     inputs = {k.split(".", 1)[1]: v for k, v in golden.items() if k.startswith("inputs.")}
     head, label = metadata["head"], f"{metadata['case']} [{metadata['head']}]"
