@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from deberta_np import xp as shim
+from deberta_np import shim
 from deberta_np.modeling import MODEL_CLASSES, V2_MODEL_CLASSES
 from deberta_np.oracle import POOLED_HEADS, TOLERANCE, row, valid_diff
 from deberta_np.safetensors_io import read_safetensors
@@ -57,7 +57,7 @@ def check_case(
 
 
 def check_padded_positions(directory: Path, device: str = "cpu") -> list[dict[str, Any]]:
-    """Padded positions too, in both modes: uniform rows against 4.57.6, zero rows against 4.46 (spec §2.6)."""
+    """Padded positions too, in both modes: uniform rows against 4.57.6, zero rows against 4.46 (model.masked_softmax)."""
     golden, metadata = read_safetensors(directory / "golden.safetensors")
     inputs = {k.split(".", 1)[1]: v for k, v in golden.items() if k.startswith("inputs.")}
     head, label = metadata["head"], f"{metadata['case']} [{metadata['head']}]"

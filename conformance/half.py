@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from conformance.check import GOLDEN, OUTPUT_FIELDS, model_class, valid_positions
-from deberta_np import xp as shim
+from deberta_np import shim
 from deberta_np.safetensors_io import read_safetensors
 
 # A sanity floor, not a target: one float16 rounding alone is ~66 dB, and the logits of a tiny head are a handful

@@ -19,7 +19,7 @@ import numpy as np
 from conformance.cases import Case
 from conformance.check import model_class, valid_positions
 from conformance.generate import make_inputs, random_model, reference_outputs, save_checkpoint
-from deberta_np import xp as shim
+from deberta_np import shim
 from deberta_np.config import ACTIVATION_NAMES
 from deberta_np.model import HEADS  # every head, both MLM layouts; multiple choice is v2-only
 from deberta_np.oracle import POOLED_HEADS, TOLERANCE, row, valid_diff
@@ -57,7 +57,7 @@ def draw_case(data: Any, head: str) -> tuple[Case, str]:
     if head != "masked_lm" and data.draw(st.booleans(), label="embed_proj"):
         config["embedding_size"] = data.draw(st.sampled_from([4, 6, 12]), label="embedding_size")
     if head == "masked_lm":
-        config.update(legacy=False, tie_word_embeddings=False)  # spec §3.1: 4.57.6 breaks the tied variant
+        config.update(legacy=False, tie_word_embeddings=False)  # 4.57.6 breaks the tied variant
     version = data.draw(st.sampled_from(["v1", "v2"]), label="version") if head != "multiple_choice" else "v2"
     if version == "v2":
         config.pop("talking_head")

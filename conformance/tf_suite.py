@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from deberta_np import xp as shim
+from deberta_np import shim
 from deberta_np.oracle import POOLED_HEADS, TOLERANCE, row
 from deberta_np.safetensors_io import read_safetensors
 

@@ -2,9 +2,12 @@
 
 The defaults are those of `transformers.DebertaConfig.__init__` (identical from 4.45 to 5.24), not the ones its
 docstring states: vocab_size 50265 (not 30522), type_vocab_size 0 (not 2), layer_norm_eps 1e-7 (not 1e-12),
-max_relative_positions -1 (meaning "use max_position_embeddings", not 1). See spec §1.1.
-Fields the model reads with `getattr` (embedding_size, talking_head, cls_dropout) are declared here too.
-Unknown keys are kept in `extra` (and written back by `to_dict`) but never read.
+max_relative_positions -1 (meaning "use max_position_embeddings", not 1), as in transformers'
+`models/deberta/configuration_deberta.py`. Every field is declared, including those transformers' model reads
+with `getattr` (embedding_size, talking_head). Some are kept only so that config.json round-trips: the dropouts
+(identity at inference), initializer_range, and cls_dropout, which no code reads (transformers' DeBERTa heads
+take their dropout from it when it is set). Unknown keys are kept in `extra` (and written back by `to_dict`)
+but never read.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ ACTIVATION_NAMES = (
     "linear",
 )
 
-# "none" is what `pos_att_type="None"` becomes in transformers; it adds no term but counts in the scale factor
-# (spec §9.10). "p2p" exists only in Microsoft's code, and transformers does not implement it: refused.
+# "none" is what `pos_att_type="None"` becomes in transformers; it adds no term but counts in v1's scale factor
+# (`scale_factor = 1 + len(self.pos_att_type)` in transformers' DebertaDisentangledSelfAttention). "p2p" exists only in Microsoft's code, and transformers does not implement it: refused.
 POS_ATT_TYPES = ("c2p", "p2c", "none")
 
 # num_labels without id2label makes the labels LABEL_0, LABEL_1, ...: past this many, a config.json of a few
@@ -70,7 +73,7 @@ class DebertaConfig:
     legacy: bool = True
     embedding_size: int | None = None  # None: hidden_size
     talking_head: bool = False
-    cls_dropout: float | None = None
+    cls_dropout: float | None = None  # read by nothing: kept for the round trip (a dropout, identity here)
     num_labels: int = 2
     id2label: dict[int, str] | None = None  # None: {i: f"LABEL_{i}"}
     label2id: dict[str, int] | None = None
@@ -79,7 +82,7 @@ class DebertaConfig:
     architectures: list[str] | None = None
     # deberta_np's own option, not a transformers field: the attention of a padded *query* position. False gives
     # transformers >= 4.47 (uniform weights over all keys); True gives transformers <= 4.46, TF and Microsoft's
-    # code (all-zero weights). Valid positions are identical either way (spec §2.6).
+    # code (all-zero weights). Valid positions are identical either way (model.masked_softmax).
     zero_fully_masked_rows: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -135,7 +138,7 @@ class DebertaConfig:
 
     @property
     def scale_factor(self) -> int:
-        """1 + len(pos_att_type): transformers counts every entry, "none" included (spec §9.10)."""
+        """1 + len(pos_att_type): transformers counts every entry, "none" included."""
         return 1 + len(self.pos_att_type)
 
     @property
@@ -322,8 +325,8 @@ NORM_REL_EBD = ("none", "layer_norm")
 class DebertaV2Config(DebertaConfig):
     """A DeBERTa-v2/v3 `config.json` (transformers' `DebertaV2Config`, code defaults: deberta-v2-xlarge's shape).
 
-    Adds the v2 fields the model reads with `getattr`: position_buckets (log buckets), norm_rel_ebd,
-    share_att_key, the ConvLayer (conv_kernel_size, conv_groups, conv_act) and attention_head_size.
+    Adds the v2 fields (model_v2.py): position_buckets (log buckets), norm_rel_ebd, share_att_key, the ConvLayer
+    (conv_kernel_size, conv_groups, conv_act) and attention_head_size.
     """
 
     vocab_size: int = 128100
@@ -429,8 +432,12 @@ class DebertaV2Config(DebertaConfig):
 
 
 def config_from_pretrained(path: str | os.PathLike[str], **overrides: Any) -> DebertaConfig:
-    """Read config.json as a DebertaV2Config when its model_type says "deberta-v2", else as a DebertaConfig."""
+    """Read config.json with the config class of the family its model_type names (family.py): a DebertaV2Config
+    for "deberta-v2", else a DebertaConfig."""
+    from .family import family_named  # family.py imports this module
+
     config = DebertaConfig.from_pretrained(path)
-    if config.model_type == "deberta-v2":
-        return DebertaV2Config.from_pretrained(path, **overrides)
-    return DebertaConfig.from_pretrained(path, **overrides) if overrides else config
+    config_class = family_named(config.model_type).config_class
+    if config_class is DebertaConfig and not overrides:
+        return config
+    return config_class.from_pretrained(path, **overrides)

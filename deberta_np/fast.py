@@ -52,8 +52,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from . import model, model_v2
-from . import xp as shim
+from . import model, shim
 from .config import DebertaConfig
 
 Array = Any
@@ -238,17 +237,6 @@ def gelu_(x: Array, bias: Array | None = None) -> Array:
 # ================================================================================================================
 
 
-def supports(config: DebertaConfig, dtype: str) -> bool:
-    """Whether the fast path computes this model (DeBERTa v1 or v2/v3 in "float32" or "float64") or leaves it to
-    the readable module (float16). FastDeberta computes v1, fast_v2.FastDebertaV2 v2/v3."""
-    return config.model_type in ("deberta", "deberta-v2") and dtype in ("float32", "float64")
-
-
-def spec_of(config: DebertaConfig) -> Any:
-    """The readable module that computes this config's encoder: model_v2 for "deberta-v2", else model."""
-    return model_v2 if config.model_type == "deberta-v2" else model
-
-
 @dataclass(frozen=True)
 class _Window:
     """How one length reads the relative table [2C, H]: its rows lo .. hi-1, and how the gathers run.
@@ -322,9 +310,14 @@ class FastDeberta:
     Default: $DEBERTA_NP_THREADS, else 1.
     """
 
-    spec: Any = model  # the readable module this class computes
-    model_type = "deberta"  # the config.model_type it computes (another one runs the readable module)
+    model_type = "deberta"  # the config.model_type it computes
     talking_heads = True  # v1's talking_head option (v2/v3 have none)
+
+    @classmethod
+    def applies(cls, config: DebertaConfig, dtype: str) -> bool:
+        """Whether this class computes the model: its own model_type in "float32" or "float64". float16 (which
+        computes LayerNorm and softmax in float32) is left to the readable module (family.py says which)."""
+        return config.model_type == cls.model_type and dtype in ("float32", "float64")
 
     def __init__(
         self,
@@ -339,8 +332,12 @@ class FastDeberta:
         self.dtype = p["embeddings"]["word_embeddings"]["weight"].dtype
         self.xp = shim.namespace(p["embeddings"]["word_embeddings"]["weight"])
         name = next((n for n in ("float32", "float64") if self.dtype == getattr(self.xp, n)), str(self.dtype))
-        self.enabled = config.model_type == self.model_type and supports(config, name)
-        self.scale = self.spec.attention_scale(config)
+        if not self.applies(config, name):
+            raise ValueError(
+                f"{type(self).__name__} computes {self.model_type!r} models in float32 or float64, not a "
+                f"{config.model_type!r} model in {name}: run the readable module (family.family_of(config).spec)"
+            )
+        self.scale = model.attention_scale(config)
         self.span = self._span()  # C: row C of the relative table is distance 0
         self.talking_head = self.talking_heads and bool(getattr(config, "talking_head", False))
         self.max_lengths = max_lengths
@@ -349,7 +346,7 @@ class FastDeberta:
         self._indices: OrderedDict[int, _Window] = OrderedDict()  # flat windows, per length
         # Trick 1: per layer (pos_key [n, 2C, d] or None, pos_query [n, 2C, d] or None), computed once.
         self.positions: list[tuple[Array | None, Array | None]] = []
-        if self.enabled and config.relative_attention and self.tricks.position_cache:
+        if config.relative_attention and self.tricks.position_cache:
             rel = self._relative_table(slice(None))  # [2C, H]
             layers = p["encoder"]["layer"]
             self.positions = [(None, None)] * len(layers)
@@ -447,17 +444,6 @@ class FastDeberta:
     ) -> tuple[Array, list[Array], list[Array]]:
         """model.deberta's signature and results: (last hidden state [B, L, H], hidden states, attentions)."""
         c, xp = self.config, self.xp
-        if not self.enabled:  # the readable module of this config (also when it is not this class's version)
-            return spec_of(c).deberta(
-                input_ids,
-                attention_mask,
-                token_type_ids,
-                position_ids,
-                self.p,
-                c,
-                output_hidden_states,
-                output_attentions,
-            )
         batch, length = input_ids.shape
         hidden, n, layers = c.hidden_size, c.num_attention_heads, c.num_hidden_layers
 

@@ -31,8 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import model, model_v2
-from . import xp as shim
+from . import model, model_v2, shim
 from .config import DebertaV2Config
 from .fast import Array, FastDeberta, Params, _column, _fill_where_not_, _matmul, layer_norm_
 
@@ -41,7 +40,6 @@ class FastDebertaV2(FastDeberta):
     """The DeBERTa-v2/v3 encoder with load-time caches: `FastDebertaV2(p, config)(ids, mask, ...)` ==
     model_v2.deberta. Arguments, caches and threads as FastDeberta's."""
 
-    spec = model_v2
     model_type = "deberta-v2"
     talking_heads = False
     config: DebertaV2Config

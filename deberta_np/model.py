@@ -1,16 +1,54 @@
-"""DeBERTa (v1) inference, written as the specification: pure functions of (arrays, params, config).
+"""DeBERTa inference, written as the specification: pure functions of (arrays, params, config).
 
-Read top to bottom: building blocks, embeddings, relative positions, disentangled attention, the layer, the
-encoder, the four task heads, and last the checkpoint schema (every parameter name with its shape).
-The reference is Hugging Face transformers' `models/deberta/modeling_deberta.py` (4.57.6); the math is that of
-spec §2-§4 (`shared/reference/deberta-v1-spec.md`). Dropout is the identity at inference and does not appear.
+DeBERTa ("Decoding-enhanced BERT with disentangled attention", He, Liu, Gao and Chen, ICLR 2021,
+https://arxiv.org/abs/2006.03654) is BERT with one idea changed: a token is not its word embedding plus an
+absolute-position embedding. Each token keeps its content vector, and relative positions enter the attention
+scores directly, through a table of relative-position embeddings shared by all layers. The attention score of
+query i and key j (paper, eq. 2 and 4) is a sum of three products:
+
+    A[i, j] = Qc_i . Kc_j                 content-to-content   (c2c, BERT's score)
+            + Qc_i . Kr_δ(i,j)            content-to-position  (c2p: what query i looks for at that distance)
+            + Kc_j . Qr_δ(j,i)            position-to-content  (p2c: what key j offers to a query at that distance)
+    out_i   = softmax_j(A[i, :] / √(3d)) . Vc
+
+with Qc, Kc, Vc the content projections of the hidden states, Qr, Kr the projections of the relative-position
+table, and δ(i, j) = k + clip(i - j, -k, k - 1) the table row of a distance, k the largest distance told apart.
+
+The paper's notation in this file:
+    paper               code                           here
+    k                   P = config.max_relative        the distance beyond which positions are clipped
+    P (the 2k x d table) rel_embeddings [2P, H]         `encoder.rel_embeddings.weight`
+    δ(i, j)             P + clip(i - j, -S, S - 1)     the row, within the slice of K = 2S rows in use
+    Kr, Qr              pos_key, pos_query             pos_proj(table), pos_q_proj(table) (v1 names)
+    √(3d)               attention_scale(config)        √(d · scale_factor), scale_factor = 1 + #terms
+Each of the three terms is a dot product of two d-long vectors whose entries have variance about 1, so each has
+variance about d and their sum about 3d: dividing by √(3d) brings the scores back to variance about 1, as
+BERT's √d does for its one term. (With only c2p, or neither, scale_factor counts fewer terms.)
+
+What this file does not hold, and why inference does not need it:
+  * The enhanced mask decoder (EMD, paper §3.2). Pre-training predicts masked words with two extra layers that
+    add *absolute* positions just before the output ("a new store opened beside the new mall": store and mall
+    have the same relative context). It is part of the pre-training MLM decoder, not of the encoder; transformers
+    does not implement it and no fine-tuned head uses it. The official v1 checkpoints still carry its
+    `embeddings.position_embeddings.weight`, which the loader knows to ignore.
+  * Replaced-token detection (RTD). DeBERTa-v3 is pre-trained as ELECTRA is: a small generator fills the masked
+    positions, and the released model is the discriminator, trained to say for every token whether it was
+    replaced. Its `mask_predictions.*` head is a pre-training head that no task uses: the encoder below is all
+    that classification, tagging and question answering fine-tune.
+  * Dropout: the identity at inference.
+
+Read top to bottom: building blocks, embeddings, relative positions and disentangled attention, the layer and
+the encoder, the task heads, the activation functions, and last the checkpoint schema (every parameter name with
+its shape). DeBERTa-v2/v3 (model_v2.py) changes the attention and the relative positions, and passes its own
+into this file's layer and encoder. The code is that of Hugging Face transformers'
+`models/deberta/modeling_deberta.py` (4.57.6), which the tests compare it with.
 
 Dimension legend (one letter per dimension, used in every shape comment):
     B  batch size                      L  sequence length (queries and keys: this is self-attention)
     V  vocabulary size                 E  embedding size (= H unless config.embedding_size is set)
     H  hidden size                     n  attention heads         d  head size = H / n
     I  intermediate (feed-forward) size
-    P  max relative distance (config.max_relative)
+    P  max relative distance (config.max_relative; the paper's k)
     S  attention span = min(L, P)      K  = 2S rows of the relative-position table in use
     T  number of labels
 
@@ -29,7 +67,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from . import xp as shim
+from . import shim
 from .config import DebertaConfig
 
 Array = Any  # an array of the backend in use (numpy.ndarray or cupy.ndarray)
@@ -44,7 +82,6 @@ def linear(x: Array, p: Params) -> Array:
     """x @ W.T + b: [..., in] -> [..., out], with W [out, in] and optional b [out]."""
     xp = shim.namespace(x)
     *lead, width = x.shape
-    # One [tokens, in] @ [in, out] product: a stacked [B, L, in] operand would run one BLAS call per sequence.
     y = xp.reshape(xp.reshape(x, (-1, width)) @ p["weight"].T, (*lead, p["weight"].shape[0]))  # [..., out]
     if "bias" in p:
         y = y + p["bias"]
@@ -54,70 +91,14 @@ def linear(x: Array, p: Params) -> Array:
 def layer_norm(x: Array, p: Params, eps: float) -> Array:
     """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (biased variance, eps inside the root)."""
     xp = shim.namespace(x)
-    h = xp.astype(x, xp.float32) if shim.is_half(x) else x  # float16 would overflow in var
+    # transformers' DebertaLayerNorm casts here (`hidden_states.float()`, back with `.to(input_type)` below):
+    # float16 is normalised in float32, where its variance cannot overflow. NOTE(divergence): that cast also
+    # rounds float64 to float32; the float64 oracle mode keeps float64.
+    h = xp.astype(x, xp.float32) if shim.is_half(x) else x
     mean = xp.mean(h, axis=-1, keepdims=True)  # [..., 1]
     var = xp.mean((h - mean) ** 2, axis=-1, keepdims=True)  # [..., 1]
     h = (h - mean) / xp.sqrt(var + eps)  # [..., D]
     return p["weight"] * xp.astype(h, x.dtype) + p["bias"]
-
-
-def gelu(x: Array) -> Array:
-    """Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)): transformers' "gelu" (torch.nn.functional.gelu)."""
-    return 0.5 * x * (1.0 + shim.erf(x * (1.0 / math.sqrt(2.0))))
-
-
-def gelu_tanh(x: Array) -> Array:
-    """The tanh approximation of GELU ("gelu_new", "gelu_pytorch_tanh")."""
-    xp = shim.namespace(x)
-    return 0.5 * x * (1.0 + xp.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
-
-
-def gelu_fast(x: Array) -> Array:
-    xp = shim.namespace(x)
-    return 0.5 * x * (1.0 + xp.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)))
-
-
-def sigmoid(x: Array) -> Array:
-    """1 / (1 + exp(-x)), written with tanh so that it never overflows."""
-    xp = shim.namespace(x)
-    return 0.5 * (1.0 + xp.tanh(0.5 * x))
-
-
-def relu(x: Array) -> Array:
-    return shim.namespace(x).maximum(x, 0.0)
-
-
-def tanh(x: Array) -> Array:
-    return shim.namespace(x).tanh(x)
-
-
-def silu(x: Array) -> Array:
-    return x * sigmoid(x)
-
-
-def quick_gelu(x: Array) -> Array:
-    return x * sigmoid(1.702 * x)
-
-
-def identity(x: Array) -> Array:
-    return x
-
-
-# transformers' ACT2FN names (config.hidden_act, config.pooler_hidden_act)
-ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
-    "gelu": gelu,
-    "gelu_python": gelu,
-    "gelu_new": gelu_tanh,
-    "gelu_pytorch_tanh": gelu_tanh,
-    "gelu_fast": gelu_fast,
-    "quick_gelu": quick_gelu,
-    "relu": relu,
-    "tanh": tanh,
-    "silu": silu,
-    "swish": silu,
-    "sigmoid": sigmoid,
-    "linear": identity,
-}
 
 
 def split_heads(x: Array, n: int) -> Array:
@@ -163,6 +144,20 @@ def embeddings(
 # ================================================================================================================
 # Relative positions and disentangled attention
 # ================================================================================================================
+#
+# The relative-position table has 2P rows; row P + δ holds distance δ = i - j, for δ in [-P, P - 1]. A sequence
+# of L tokens has distances -(L-1) .. L-1 only, so it reads the K = 2S rows P-S .. P+S-1 (S = min(L, P)), and a
+# row is found as S + δ within that slice. Here P = 4, L = 3 (S = 3, the slice is rows 1..6):
+#
+#     table row      0    1    2    3    4    5    6    7          c2p row S + (i - j) for query i, key j:
+#     distance δ    -4   -3   -2   -1    0   +1   +2   +3                   j=0  j=1  j=2
+#                        └──────── slice: K = 2S = 6 ───┘             i=0    3    2    1
+#     slice row           0    1    2    3    4    5                  i=1    4    3    2
+#                                                                    i=2    5    4    3
+#
+# Each diagonal of the [L, L] grid is one distance, hence one row. When L > P (S = P) the distances beyond the
+# table are clipped to its first and last rows: every token farther than P - 1 away looks the same. That is the
+# paper's δ(i, j) = k + clip(i - j, -k, k - 1), with k = P.
 
 
 def relative_positions(length: int, xp: Any) -> Array:
@@ -172,17 +167,25 @@ def relative_positions(length: int, xp: Any) -> Array:
 
 
 def attention_scale(config: DebertaConfig) -> float:
-    """sqrt(d * scale_factor): c2c, c2p and p2c are each divided by it; scale_factor = 1 + len(pos_att_type)."""
+    """The paper's √(3d): √(d · scale_factor), scale_factor = 1 + the position terms config.scale_factor counts.
+
+    NOTE(divergence): transformers computes it in float32 even in float64 mode; this is the exact value."""
     return math.sqrt(config.head_dim * config.scale_factor)
 
 
 def disentangled_bias(q: Array, k: Array, rel_embeddings: Array, p: Params, config: DebertaConfig) -> Array:
     """The relative-position terms c2p + p2c of the attention scores.  -> [B, n, L, L]
 
-    q is already divided by the scale. With delta = clip(i - j, -S, S - 1) (the table row is S + delta):
-        c2p[i, j] = q_i . pos_key[S + delta]         content of query i  -> position of key j relative to i
-        p2c[i, j] = k_j . pos_query[S + delta] / scale  position of query i relative to j -> content of key j
-    For |i - j| < S nothing is clipped; clipping happens only when L > P (S = P).
+    q is already divided by the scale. With δ = clip(i - j, -S, S - 1) (the slice row is S + δ):
+        c2p[i, j] = q_i . pos_key[S + δ]            content of query i  -> position of key j relative to i
+        p2c[i, j] = k_j . pos_query[S + δ] / scale  position of query i relative to j -> content of key j
+
+    The p2c index convention. The paper writes Kc_j . Qr_δ(j,i): the row of distance j - i. The code, like
+    transformers and Microsoft's, reads the row of i - j for p2c too: it multiplies every key by every row
+    (p2c [B, n, L, K], row j is key j), gathers with the index S - rel (the [L, L] grid read as [key j, query i],
+    so entry [j, i] is S - (j - i) = S + i - j), then flips the result to [query i, key j]. Both conventions
+    give each distance its own row, in mirrored order; the checkpoints were trained with the code's, so the
+    code's is the one their weights need.
     """
     xp = shim.namespace(q)
     n = config.num_attention_heads
@@ -193,15 +196,17 @@ def disentangled_bias(q: Array, k: Array, rel_embeddings: Array, p: Params, conf
     table = rel_embeddings[low:high, :]  # [K, H]: rows P-S .. P+S-1 of the [2P, H] table
     bias = 0.0
     if "c2p" in config.pos_att_type:
-        pos_key = split_heads(linear(table, p["pos_proj"]), n)  # [n, K, d]
-        c2p = q @ xp.matrix_transpose(pos_key)  # [B, n, L, K]
-        c2p_index = xp.clip(rel + span, 0, 2 * span - 1)  # [L, L]
+        pos_key = split_heads(linear(table, p["pos_proj"]), n)  # [n, K, d]: the paper's Kr
+        c2p = q @ xp.matrix_transpose(pos_key)  # [B, n, L, K]: query i against every row
+        c2p_index = xp.clip(rel + span, 0, 2 * span - 1)  # [L, L]: S + δ
         bias = bias + shim.take_along_last(c2p, c2p_index)  # [B, n, L, L]
     if "p2c" in config.pos_att_type:
-        pos_query = split_heads(linear(table, p["pos_q_proj"]), n) / attention_scale(config)  # [n, K, d]
+        pos_query = split_heads(linear(table, p["pos_q_proj"]), n) / attention_scale(config)  # [n, K, d]: Qr
         p2c = k @ xp.matrix_transpose(pos_query)  # [B, n, L, K]: row j is key j
         p2c_index = xp.clip(-rel + span, 0, 2 * span - 1)  # [L, L]: [j, i] -> S + clip(i - j)
-        bias = bias + xp.matrix_transpose(shim.take_along_last(p2c, p2c_index))  # [B, n, L, L]
+        bias = bias + xp.matrix_transpose(
+            shim.take_along_last(p2c, p2c_index)
+        )  # [B, n, L, L]: flipped to [i, j]
     return bias
 
 
@@ -235,10 +240,9 @@ def disentangled_self_attention(
     n, d = config.num_attention_heads, config.head_dim
     # in_proj is interleaved per head: rows [3d*h, 3d*h + d) are head h's query, then its key, then its value.
     qkv = split_heads(linear(h, p["in_proj"]), n)  # [B, n, L, 3d]
-    q, k, v = qkv[..., :d], qkv[..., d : 2 * d], qkv[..., 2 * d :]  # [B, n, L, d] each
+    q, k, v = qkv[..., :d], qkv[..., d : 2 * d], qkv[..., 2 * d :]  # [B, n, L, d] each: Qc, Kc, Vc
     q = q + xp.reshape(p["q_bias"], (n, 1, d))  # key has no bias
     v = v + xp.reshape(p["v_bias"], (n, 1, d))
-    # NOTE(divergence): transformers computes this scale in float32 even in float64 mode; we use the exact value.
     q = q / attention_scale(config)
     scores = q @ xp.matrix_transpose(k)  # [B, n, L, L]: c2c, already scaled
     if config.relative_attention:
@@ -256,13 +260,22 @@ def disentangled_self_attention(
 # The layer and the encoder
 # ================================================================================================================
 
+# The attention a layer runs: (h [B, L, H], pair mask, relative table or None, its params, config) -> (context
+# [B, L, H], probabilities [B, n, L, L]). v1's is disentangled_self_attention; model_v2 passes its own.
+Attention = Callable[[Array, Array, "Array | None", Params, DebertaConfig], tuple[Array, Array]]
+
 
 def layer(
-    h: Array, mask: Array, rel_embeddings: Array | None, p: Params, config: DebertaConfig
+    h: Array,
+    mask: Array,
+    rel_embeddings: Array | None,
+    p: Params,
+    config: DebertaConfig,
+    attention: Attention = disentangled_self_attention,
 ) -> tuple[Array, Array]:
     """One post-LN transformer layer.  h [B, L, H] -> (h' [B, L, H], attention probabilities [B, n, L, L])."""
     eps = config.layer_norm_eps
-    context, probs = disentangled_self_attention(h, mask, rel_embeddings, p["attention"]["self"], config)
+    context, probs = attention(h, mask, rel_embeddings, p["attention"]["self"], config)
     out = p["attention"]["output"]
     a = layer_norm(linear(context, out["dense"]) + h, out["LayerNorm"], eps)  # [B, L, H]
     f = ACTIVATIONS[config.hidden_act](linear(a, p["intermediate"]["dense"]))  # [B, L, I]
@@ -275,6 +288,35 @@ def pair_mask(attention_mask: Array) -> Array:
     return valid[:, None, :, None] & valid[:, None, None, :]
 
 
+def encoder(
+    h: Array,
+    mask: Array,
+    rel_embeddings: Array | None,
+    layers: list[Params],
+    config: DebertaConfig,
+    output_hidden_states: bool,
+    output_attentions: bool,
+    attention: Attention = disentangled_self_attention,
+    after_layer: Callable[[int, Array], Array] | None = None,
+) -> tuple[Array, list[Array], list[Array]]:
+    """The stack of layers: the embedding output h [B, L, H] -> (last hidden state, hidden states, attentions).
+
+    Every layer reads the same relative table. after_layer(index, h) -> h, if given, runs after each layer
+    (model_v2's convolution after the first one). hidden_states (if asked) holds N + 1 arrays [B, L, H]: the
+    embedding output, then each layer's output; attentions (if asked) holds N arrays [B, n, L, L].
+    """
+    hidden_states, attentions = [h] if output_hidden_states else [], []
+    for index, layer_params in enumerate(layers):
+        h, probs = layer(h, mask, rel_embeddings, layer_params, config, attention)
+        if after_layer is not None:
+            h = after_layer(index, h)
+        if output_hidden_states:
+            hidden_states.append(h)
+        if output_attentions:
+            attentions.append(probs)
+    return h, hidden_states, attentions
+
+
 def deberta(
     input_ids: Array,
     attention_mask: Array,
@@ -285,28 +327,18 @@ def deberta(
     output_hidden_states: bool = False,
     output_attentions: bool = False,
 ) -> tuple[Array, list[Array], list[Array]]:
-    """The DeBERTa encoder: ids [B, L] -> (last hidden state [B, L, H], hidden states, attentions).
-
-    hidden_states (if asked) holds N + 1 arrays [B, L, H]: the embedding output, then each layer's output.
-    attentions (if asked) holds N arrays [B, n, L, L].
-    """
+    """The DeBERTa encoder: ids [B, L] -> (last hidden state [B, L, H], hidden states, attentions)."""
     xp = shim.namespace(input_ids)
     dtype = p["embeddings"]["word_embeddings"]["weight"].dtype
-    mask = pair_mask(attention_mask)  # [B, 1, L, L]
-    h = embeddings(
-        input_ids, token_type_ids, position_ids, xp.astype(attention_mask, dtype), p["embeddings"], config
-    )
+    float_mask = xp.astype(attention_mask, dtype)  # [B, L]
+    h = embeddings(input_ids, token_type_ids, position_ids, float_mask, p["embeddings"], config)  # [B, L, H]
     rel_embeddings = (
         p["encoder"]["rel_embeddings"]["weight"] if config.relative_attention else None
     )  # [2P, H]
-    hidden_states, attentions = [h] if output_hidden_states else [], []
-    for layer_params in p["encoder"]["layer"]:
-        h, probs = layer(h, mask, rel_embeddings, layer_params, config)
-        if output_hidden_states:
-            hidden_states.append(h)
-        if output_attentions:
-            attentions.append(probs)
-    return h, hidden_states, attentions
+    layers = p["encoder"]["layer"]
+    return encoder(
+        h, pair_mask(attention_mask), rel_embeddings, layers, config, output_hidden_states, output_attentions
+    )
 
 
 # ================================================================================================================
@@ -349,6 +381,69 @@ def question_answering_head(h: Array, p: Params) -> tuple[Array, Array]:
 
 
 # ================================================================================================================
+# Activation functions: transformers' ACT2FN names (config.hidden_act, pooler_hidden_act, v2's conv_act)
+# ================================================================================================================
+
+
+def gelu(x: Array) -> Array:
+    """Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)): transformers' "gelu" (torch.nn.functional.gelu)."""
+    return 0.5 * x * (1.0 + shim.erf(x * (1.0 / math.sqrt(2.0))))
+
+
+def gelu_tanh(x: Array) -> Array:
+    """The tanh approximation of GELU ("gelu_new", "gelu_pytorch_tanh")."""
+    xp = shim.namespace(x)
+    return 0.5 * x * (1.0 + xp.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def gelu_fast(x: Array) -> Array:
+    xp = shim.namespace(x)
+    return 0.5 * x * (1.0 + xp.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)))
+
+
+def sigmoid(x: Array) -> Array:
+    """1 / (1 + exp(-x)), written with tanh so that it never overflows."""
+    xp = shim.namespace(x)
+    return 0.5 * (1.0 + xp.tanh(0.5 * x))
+
+
+def relu(x: Array) -> Array:
+    return shim.namespace(x).maximum(x, 0.0)
+
+
+def tanh(x: Array) -> Array:
+    return shim.namespace(x).tanh(x)
+
+
+def silu(x: Array) -> Array:
+    return x * sigmoid(x)
+
+
+def quick_gelu(x: Array) -> Array:
+    return x * sigmoid(1.702 * x)
+
+
+def identity(x: Array) -> Array:
+    return x
+
+
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "gelu": gelu,
+    "gelu_python": gelu,
+    "gelu_new": gelu_tanh,
+    "gelu_pytorch_tanh": gelu_tanh,
+    "gelu_fast": gelu_fast,
+    "quick_gelu": quick_gelu,
+    "relu": relu,
+    "tanh": tanh,
+    "silu": silu,
+    "swish": silu,
+    "sigmoid": sigmoid,
+    "linear": identity,
+}
+
+
+# ================================================================================================================
 # The checkpoint schema: every parameter of each model, named as in a transformers checkpoint
 # ================================================================================================================
 
@@ -359,8 +454,7 @@ HEADS = (
     "sequence_classification",
     "token_classification",
     "question_answering",
-    "multiple_choice",  # DeBERTa-v2/v3 only (model_v2.multiple_choice_head)
-)
+)  # model_v2.HEADS adds DeBERTa-v2/v3's multiple choice
 
 
 def embedding_parameter_shapes(config: DebertaConfig) -> dict[str, tuple[int, ...]]:
@@ -424,23 +518,19 @@ def head_parameter_shapes(config: DebertaConfig, head: str) -> dict[str, tuple[i
     h, e, v, t = c.hidden_size, c.embedding_size, c.vocab_size, c.num_labels
     if head == "base":
         return {}
-    if head == "masked_lm":
-        prefix = "lm_predictions.lm_head."
+    if head in (
+        "masked_lm",
+        "masked_lm_legacy",
+    ):  # Microsoft's layout (width H) or transformers' legacy one (E)
+        prefix, width = (
+            ("lm_predictions.lm_head.", h) if head == "masked_lm" else ("cls.predictions.transform.", e)
+        )
         return {
-            prefix + "dense.weight": (h, h),
-            prefix + "dense.bias": (h,),
-            prefix + "LayerNorm.weight": (h,),
-            prefix + "LayerNorm.bias": (h,),
-            prefix + "bias": (v,),
-        }
-    if head == "masked_lm_legacy":
-        prefix = "cls.predictions."
-        return {
-            prefix + "transform.dense.weight": (e, h),
-            prefix + "transform.dense.bias": (e,),
-            prefix + "transform.LayerNorm.weight": (e,),
-            prefix + "transform.LayerNorm.bias": (e,),
-            prefix + "bias": (v,),
+            prefix + "dense.weight": (width, h),
+            prefix + "dense.bias": (width,),
+            prefix + "LayerNorm.weight": (width,),
+            prefix + "LayerNorm.bias": (width,),
+            prefix.removesuffix("transform.") + "bias": (v,),
         }
     if head == "sequence_classification":
         hp = c.pooler_hidden_size
@@ -454,12 +544,4 @@ def head_parameter_shapes(config: DebertaConfig, head: str) -> dict[str, tuple[i
         return {"classifier.weight": (t, h), "classifier.bias": (t,)}
     if head == "question_answering":
         return {"qa_outputs.weight": (2, h), "qa_outputs.bias": (2,)}
-    if head == "multiple_choice":
-        hp = c.pooler_hidden_size
-        return {
-            "pooler.dense.weight": (hp, hp),
-            "pooler.dense.bias": (hp,),
-            "classifier.weight": (1, h),
-            "classifier.bias": (1,),
-        }
     raise ValueError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")

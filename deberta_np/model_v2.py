@@ -1,15 +1,20 @@
 """DeBERTa-v2 and v3 inference: what changes from v1 (model.py), written as the specification.
 
-Read model.py first: the building blocks (linear, layer_norm, activations, heads split and merge), the
-embeddings, the masked softmax and the four task heads are shared and imported from there unchanged.
-What is new in v2/v3, top to bottom:
-  * relative positions in log buckets (`position_buckets`) instead of clamping;
-  * attention with separate query/key/value projections that have biases, and position projections that
-    are either their own (`pos_key_proj`, `pos_query_proj`) or the content ones (`share_att_key`, v3);
+Read model.py first: the building blocks, the embeddings, the masked softmax, the layer, the encoder loop and
+the task heads are v1's, used unchanged; this module passes its attention and its convolution into model.py's
+layer and encoder. What is new in v2/v3 (transformers' `models/deberta_v2/modeling_deberta_v2.py`, 4.57.6),
+top to bottom:
+  * relative positions in log buckets (`position_buckets`) instead of clipping: near distances keep a row each,
+    far ones share rows, so 256 rows reach 512 tokens and beyond;
+  * attention with separate query/key/value projections that have biases, and position projections that are
+    either their own (`pos_key_proj`, `pos_query_proj`) or, with `share_att_key` (v3), the content ones: one
+    projection serves content and positions, so the table is read in the same space as the tokens;
   * a LayerNorm on the relative-position table (`norm_rel_ebd="layer_norm"`);
-  * a convolution branch after the first layer (`conv_kernel_size`, v2-xlarge/xxlarge);
+  * a convolution branch after the first layer (`conv_kernel_size`, v2-xlarge/xxlarge; "nGiE", n-gram induced
+    input encoding, in Microsoft's release notes): a 1-D convolution over neighbouring tokens' embeddings, added
+    to layer 0's output, for the local dependencies that attention over relative positions learns slowly;
   * a multiple-choice head.
-The reference is transformers' `models/deberta_v2/modeling_deberta_v2.py` (4.57.6); spec §7.
+DeBERTa-v3 (arXiv:2111.09543) changes pre-training (replaced-token detection, see model.py), not this forward.
 
 Dimension legend as in model.py, plus:
     C  number of choices (multiple choice)     k  convolution kernel size     G  convolution groups
@@ -20,12 +25,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import xp as shim
+from . import model, shim
 from .config import DebertaV2Config
 from .model import (
     ACTIVATIONS,
     Array,
     Params,
+    attention_scale,
     embedding_parameter_shapes,
     embeddings,
     layer_norm,
@@ -34,6 +40,7 @@ from .model import (
     masked_softmax,
     merge_heads,
     pair_mask,
+    sequence_classification_head,
     split_heads,
 )
 
@@ -64,9 +71,8 @@ def log_bucket_positions(rel: Array, buckets: int, max_position: int) -> Array:
 
 
 def relative_positions(length: int, config: DebertaV2Config, xp: Any) -> Array:
-    """rel[i, j] = i - j, in log buckets when config.position_buckets > 0.  [L, L] int64."""
-    ids = xp.arange(length, dtype=xp.int64)  # [L]
-    rel = ids[:, None] - ids[None, :]  # [L, L]
+    """rel[i, j] = i - j (model.relative_positions), in log buckets when config.position_buckets > 0.  [L, L]."""
+    rel = model.relative_positions(length, xp)  # [L, L] int64
     if config.position_buckets > 0:
         rel = log_bucket_positions(rel, config.position_buckets, config.max_relative)
     return rel
@@ -83,11 +89,6 @@ def relative_embeddings(p: Params, config: DebertaV2Config) -> Array:
 # ================================================================================================================
 # Disentangled attention, v2
 # ================================================================================================================
-
-
-def attention_scale(config: DebertaV2Config) -> float:
-    """sqrt(d * scale_factor), scale_factor = 1 + [c2p] + [p2c]."""
-    return (config.head_dim * config.scale_factor) ** 0.5
 
 
 def disentangled_bias(q: Array, k: Array, table: Array, p: Params, config: DebertaV2Config) -> Array:
@@ -126,24 +127,12 @@ def disentangled_self_attention(
     q = split_heads(linear(h, p["query_proj"]), n)  # [B, n, L, d]
     k = split_heads(linear(h, p["key_proj"]), n)  # [B, n, L, d]
     v = split_heads(linear(h, p["value_proj"]), n)  # [B, n, L, d]
-    # NOTE(divergence): transformers computes this scale in float32 even in float64 mode; we use the exact value.
+    # model.attention_scale, with v2's scale_factor = 1 + [c2p] + [p2c]; v2 scales k and the terms, v1 q
     scores = q @ (xp.matrix_transpose(k) / attention_scale(config))  # [B, n, L, L]
     if config.relative_attention:
         scores = scores + disentangled_bias(q, k, table, p, config)
     probs = masked_softmax(scores, mask, config.zero_fully_masked_rows)  # [B, n, L, L]
     return merge_heads(probs @ v), probs  # [B, L, H]
-
-
-def layer(
-    h: Array, mask: Array, table: Array | None, p: Params, config: DebertaV2Config
-) -> tuple[Array, Array]:
-    """One post-LN layer, as in v1 but with the v2 attention.  h [B, L, H] -> (h' [B, L, H], probs)."""
-    eps = config.layer_norm_eps
-    context, probs = disentangled_self_attention(h, mask, table, p["attention"]["self"], config)
-    out = p["attention"]["output"]
-    a = layer_norm(linear(context, out["dense"]) + h, out["LayerNorm"], eps)  # [B, L, H]
-    f = ACTIVATIONS[config.hidden_act](linear(a, p["intermediate"]["dense"]))  # [B, L, I]
-    return layer_norm(linear(f, p["output"]["dense"]) + a, p["output"]["LayerNorm"], eps), probs
 
 
 # ================================================================================================================
@@ -185,7 +174,7 @@ def conv_branch(
 
 
 # ================================================================================================================
-# The encoder
+# The encoder: model.encoder with the v2 attention and the convolution after layer 0
 # ================================================================================================================
 
 
@@ -203,37 +192,51 @@ def deberta(
     xp = shim.namespace(input_ids)
     dtype = p["embeddings"]["word_embeddings"]["weight"].dtype
     float_mask = xp.astype(attention_mask, dtype)  # [B, L]
-    mask = pair_mask(attention_mask)  # [B, 1, L, L]
     embedded = embeddings(input_ids, token_type_ids, position_ids, float_mask, p["embeddings"], config)
     table = relative_embeddings(p["encoder"], config) if config.relative_attention else None  # [2S, H]
-    h = embedded
-    hidden_states, attentions = [h] if output_hidden_states else [], []
-    for index, layer_params in enumerate(p["encoder"]["layer"]):
-        h, probs = layer(h, mask, table, layer_params, config)
-        if index == 0 and config.conv_kernel_size > 0:
-            h = conv_branch(embedded, h, float_mask, p["encoder"]["conv"], config)
-        if output_hidden_states:
-            hidden_states.append(h)
-        if output_attentions:
-            attentions.append(probs)
-    return h, hidden_states, attentions
+
+    def convolution(index: int, h: Array) -> Array:
+        return conv_branch(embedded, h, float_mask, p["encoder"]["conv"], config) if index == 0 else h
+
+    return model.encoder(
+        embedded,
+        pair_mask(attention_mask),
+        table,
+        p["encoder"]["layer"],
+        config,
+        output_hidden_states,
+        output_attentions,
+        attention=disentangled_self_attention,
+        after_layer=convolution if config.conv_kernel_size > 0 else None,
+    )
 
 
 # ================================================================================================================
-# Heads: v1's four (imported by the model classes from model.py) and multiple choice
+# Heads: v1's (model.py), and multiple choice
 # ================================================================================================================
 
 
 def multiple_choice_head(h: Array, p: Params, config: DebertaV2Config, choices: int) -> Array:
-    """Pooler + a one-output classifier on each (example, choice) row.  h [B*C, L, H] -> logits [B, C]."""
-    xp = shim.namespace(h)
-    pooled = ACTIVATIONS[config.pooler_hidden_act](linear(h[:, 0, :], p["pooler"]["dense"]))  # [B*C, H]
-    return xp.reshape(linear(pooled, p["classifier"]), (-1, choices))  # [B, C]
+    """The sequence-classification head with one output, on each (example, choice) row: h [B*C, L, H] ->
+    logits [B, C], the score of each choice."""
+    logits = sequence_classification_head(h, p, config)  # [B*C, 1]
+    return shim.namespace(h).reshape(logits, (-1, choices))  # [B, C]
 
 
 # ================================================================================================================
 # The checkpoint schema
 # ================================================================================================================
+
+HEADS = (*model.HEADS, "multiple_choice")
+
+
+def head_parameter_shapes(config: DebertaV2Config, head: str) -> dict[str, tuple[int, ...]]:
+    """model.head_parameter_shapes, and multiple choice: the sequence-classification pooler, one output."""
+    if head != "multiple_choice":
+        return model.head_parameter_shapes(config, head)
+    shapes = model.head_parameter_shapes(config, "sequence_classification")
+    shapes.update({"classifier.weight": (1, config.hidden_size), "classifier.bias": (1,)})
+    return shapes
 
 
 def encoder_parameter_shapes(config: DebertaV2Config) -> dict[str, tuple[int, ...]]:

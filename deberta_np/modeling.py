@@ -15,15 +15,13 @@ from typing import Any, TypeVar
 
 import numpy
 
-from . import losses, model, model_v2
-from . import xp as shim
-from .checkpoint import PREFIX, canonical_names, flatten, leaves, masked_lm_head, nest, select_parameters
-from .config import DebertaConfig, DebertaV2Config
+from . import losses, model, shim
+from .checkpoint_files import find_checkpoint_files, read_state_dict
+from .config import DebertaConfig
 from .errors import CheckpointError, ConfigError, InputError
+from .family import V1, V2, Family, family_named, family_of
 from .fast import FastDeberta
-from .fast import supports as fast_supports
-from .fast_v2 import FastDebertaV2
-from .weights import find_checkpoint_files, read_state_dict
+from .parameters import PREFIX, canonical_names, flatten, leaves, masked_lm_head, nest, select_parameters
 
 Array = Any
 ModelT = TypeVar("ModelT", bound="DebertaPreTrainedModel")
@@ -96,8 +94,7 @@ class DebertaPreTrainedModel:
     """Loading, input checking and the encoder call shared by the model classes of v1 and v2/v3."""
 
     head: str = "base"  # the class's head; for DebertaForMaskedLM, the layout found in the checkpoint
-    config_class: type[DebertaConfig] = DebertaConfig
-    spec: ModuleType = model  # the module holding the encoder's forward pass (model.py or model_v2.py)
+    family: Family = V1  # v1 or v2/v3 (family.py): the config class, the readable and the fast encoder
     output_class: type[ModelOutput] = BaseModelOutput
     targets: tuple[str, ...] = ()  # the keyword arguments that ask for the loss (labels=, ...)
 
@@ -115,9 +112,9 @@ class DebertaPreTrainedModel:
         fast: run the encoder through deberta_np.fast / fast_v2 (load-time caches, tested equal to the spec) in
         float32 and float64; False runs the readable spec itself (model.py, or model_v2.py for v2/v3).
         """
-        if not isinstance(config, self.config_class):
+        if not isinstance(config, self.family.config_class):
             raise ConfigError(
-                f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}"
+                f"{type(self).__name__} needs a {self.family.config_class.__name__}, got {type(config).__name__}"
             )
         self.config = config
         self.device = shim.device_name(device)
@@ -166,9 +163,11 @@ class DebertaPreTrainedModel:
         `config_overrides` replace config.json values (config fields only, e.g. `zero_fully_masked_rows=True`,
         `num_labels=3`); any other keyword is refused with the list of accepted ones.
         """
-        unknown = sorted(set(config_overrides) - {f.name for f in fields(cls.config_class)} - {"extra"})
+        unknown = sorted(
+            set(config_overrides) - {f.name for f in fields(cls.family.config_class)} - {"extra"}
+        )
         if unknown:
-            known = sorted(f.name for f in fields(cls.config_class) if f.name != "extra")
+            known = sorted(f.name for f in fields(cls.family.config_class) if f.name != "extra")
             raise TypeError(
                 f"{cls.__name__}.from_pretrained got unexpected keyword argument(s) {', '.join(unknown)}; it takes "
                 f"device, dtype (or torch_dtype), fast, mmap, and config fields: {', '.join(known)}"
@@ -184,10 +183,10 @@ class DebertaPreTrainedModel:
         dtype = shim.check_dtype(dtype)
         device = shim.device_name(device)
         shim.backend(device)  # fail before reading gigabytes
-        config = cls.config_class.from_pretrained(path, **config_overrides)
-        expected = cls.config_class.__dataclass_fields__["model_type"].default
+        config = cls.family.config_class.from_pretrained(path, **config_overrides)
+        expected = cls.family.config_class.__dataclass_fields__["model_type"].default
         if config.model_type != expected:
-            family = "DebertaV2" if config.model_type == "deberta-v2" else "Deberta"
+            family = family_named(config.model_type).class_prefix
             raise ConfigError(
                 f"{path}: config.json says model_type={config.model_type!r}, but {cls.__name__} reads "
                 f"{expected!r} checkpoints: use the {family}* classes (or deberta_np.load_model)"
@@ -225,10 +224,8 @@ class DebertaPreTrainedModel:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         config = self.config.to_dict()
-        family = "DebertaV2" if isinstance(self.config, DebertaV2Config) else "Deberta"
-        config["architectures"] = [
-            family + type(self).__name__.removeprefix("DebertaV2").removeprefix("Deberta")
-        ]
+        family = family_of(self.config).class_prefix
+        config["architectures"] = [family + type(self).__name__.removeprefix(self.family.class_prefix)]
         config["torch_dtype"] = self.dtype
         if (
             self.head == "masked_lm"
@@ -350,7 +347,7 @@ class DebertaPreTrainedModel:
                 ids, mask, types, positions, output_hidden_states, output_attentions
             )
         else:
-            h, hidden, attentions = self.spec.deberta(
+            h, hidden, attentions = self.family.spec.deberta(
                 ids,
                 mask,
                 types,
@@ -418,11 +415,10 @@ class DebertaPreTrainedModel:
 
     def _fast_path(self) -> FastDeberta | None:
         """The fast encoder (built once), or None where it does not apply (float16): the readable spec runs."""
-        if not fast_supports(self.config, self.dtype):
+        if not self.family.fast.applies(self.config, self.dtype):
             return None
         if self._fast_encoder is None:
-            encoder = FastDebertaV2 if self.spec is model_v2 else FastDeberta
-            self._fast_encoder = encoder(self.params[PREFIX[:-1]], self.config)
+            self._fast_encoder = self.family.fast(self.params[PREFIX[:-1]], self.config)
         return self._fast_encoder
 
     def __repr__(self) -> str:
@@ -529,30 +525,25 @@ class DebertaForQuestionAnswering(DebertaPreTrainedModel):
 
 
 class DebertaV2Model(DebertaModel):
-    config_class = DebertaV2Config
-    spec = model_v2
+    family = V2
 
 
 class DebertaV2ForMaskedLM(DebertaForMaskedLM):
     """Masked-token prediction (v2-xlarge/xxlarge; v3 checkpoints are discriminators and are refused)."""
 
-    config_class = DebertaV2Config
-    spec = model_v2
+    family = V2
 
 
 class DebertaV2ForSequenceClassification(DebertaForSequenceClassification):
-    config_class = DebertaV2Config
-    spec = model_v2
+    family = V2
 
 
 class DebertaV2ForTokenClassification(DebertaForTokenClassification):
-    config_class = DebertaV2Config
-    spec = model_v2
+    family = V2
 
 
 class DebertaV2ForQuestionAnswering(DebertaForQuestionAnswering):
-    config_class = DebertaV2Config
-    spec = model_v2
+    family = V2
 
 
 @dataclass
@@ -565,8 +556,7 @@ class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
     labels= [B] (the right choice) gives the cross-entropy loss."""
 
     head = "multiple_choice"
-    config_class = DebertaV2Config
-    spec = model_v2
+    family = V2
     output_class = MultipleChoiceModelOutput
     targets = ("labels",)
 
@@ -598,7 +588,7 @@ class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
             output_attentions,
         )
         return (
-            {"logits": model_v2.multiple_choice_head(h, self.params, self.config, choices)},
+            {"logits": self.family.spec.multiple_choice_head(h, self.params, self.config, choices)},
             hidden,
             attentions,
         )
@@ -607,27 +597,23 @@ class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
         return losses.cross_entropy(outputs["logits"], labels.reshape(-1))
 
 
-MODEL_CLASSES = {
-    cls.head: cls
-    for cls in (
-        DebertaModel,
-        DebertaForMaskedLM,
-        DebertaForSequenceClassification,
-        DebertaForTokenClassification,
-        DebertaForQuestionAnswering,
-    )
+ALL_CLASSES = (
+    DebertaModel,
+    DebertaForMaskedLM,
+    DebertaForSequenceClassification,
+    DebertaForTokenClassification,
+    DebertaForQuestionAnswering,
+    DebertaV2Model,
+    DebertaV2ForMaskedLM,
+    DebertaV2ForSequenceClassification,
+    DebertaV2ForTokenClassification,
+    DebertaV2ForQuestionAnswering,
+    DebertaV2ForMultipleChoice,
+)
+CLASSES = {  # model_type -> head -> class
+    family.model_type: {cls.head: cls for cls in ALL_CLASSES if cls.family is family} for family in (V1, V2)
 }
-V2_MODEL_CLASSES = {
-    cls.head: cls
-    for cls in (
-        DebertaV2Model,
-        DebertaV2ForMaskedLM,
-        DebertaV2ForSequenceClassification,
-        DebertaV2ForTokenClassification,
-        DebertaV2ForQuestionAnswering,
-        DebertaV2ForMultipleChoice,
-    )
-}
+MODEL_CLASSES, V2_MODEL_CLASSES = CLASSES[V1.model_type], CLASSES[V2.model_type]
 
 
 def load_model(
@@ -644,7 +630,7 @@ def load_model(
     for v2/v3, "multiple_choice". mmap: see DebertaPreTrainedModel.from_pretrained.
     """
     config = DebertaConfig.from_pretrained(path)
-    classes = V2_MODEL_CLASSES if config.model_type == "deberta-v2" else MODEL_CLASSES
+    classes = CLASSES[family_named(config.model_type).model_type]
     if head not in classes:
         raise ValueError(
             f"unknown head {head!r} for a {config.model_type} checkpoint; expected one of {', '.join(classes)}"

@@ -5,7 +5,7 @@ Two references, each used only where it applies:
 * transformers run now (when the `oracle` extra is installed): the encoder and every head the checkpoint holds, on
   the same inputs, in float32 and float64 (transformers' two float32 round trips removed for float64, as for the
   goldens: `float64_reference`). Limits: TOLERANCE of the output's own magnitude (at least 1), at valid positions.
-* a published slice (spec §6: the values transformers' integration tests assert): only for the published model
+* a published slice (the values transformers' integration tests assert, tests/models/deberta*/test_modeling_*.py): only for the published model
   itself, when the user names it (`published=`, `--published`) or the checkpoint does (it sits in the Hugging Face
   cache under that model's name, or its config.json's `_name_or_path` is that name and it holds no task head).
   A fine-tune has the same shapes and other weights: compared with the slice it would "fail" for no fault of ours.
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from . import xp as shim
+from . import shim
 from .config import DebertaConfig, config_from_pretrained
 from .errors import CheckpointError, ConfigError
 from .modeling import load_model
@@ -64,7 +64,7 @@ def valid_diff(ours: np.ndarray, reference: np.ndarray, valid: np.ndarray | None
     return float(difference.max()) if difference.size else 0.0
 
 
-# --- the published slices (spec §6) -------------------------------------------------------------------------------
+# --- the published slices (transformers' integration tests) ---------------------------------------------------------
 
 # transformers' test_inference_no_head: these ids, the first token masked; last_hidden_state[0, 1:4, 1:4]
 INTEGRATION_IDS = [[0, 31414, 232, 328, 740, 1140, 12695, 69, 46078, 1588, 2]]
@@ -91,7 +91,7 @@ class Published:
 
 
 PUBLISHED = {
-    "microsoft/deberta-base": Published(  # spec §6.1 (PyTorch test, 4 digits) and §6.2 (the TF port's, 8 digits)
+    "microsoft/deberta-base": Published(  # transformers' PyTorch test (4 digits) and its TF port's (8 digits)
         "deberta",
         (50265, 768, 12, 12, 3072),
         (
@@ -112,7 +112,7 @@ PUBLISHED = {
         ),
         {"relative_attention": True, "position_biased_input": False},
     ),
-    "microsoft/deberta-v2-xlarge": Published(  # spec §6.3: assert_close(rtol=1e-4, atol=1e-4)
+    "microsoft/deberta-v2-xlarge": Published(  # transformers' test: assert_close(rtol=1e-4, atol=1e-4)
         "deberta-v2",
         (128100, 1536, 24, 24, 6144),
         (
@@ -259,7 +259,7 @@ def against_transformers(
     inputs = {**inputs, **reference_targets(config, head, inputs)}  # the loss is compared too
     overrides = {}
     if head == "masked_lm" and load_model(directory, head, device=device).head == "masked_lm":
-        overrides = {"legacy": False, "tie_word_embeddings": False}  # Microsoft's MLM layout: spec §3.1
+        overrides = {"legacy": False, "tie_word_embeddings": False}  # Microsoft's MLM layout
     version = "v2" if config.model_type == "deberta-v2" else "v1"
     reference = hf_classes(version)[head].from_pretrained(directory, **overrides).eval()
     rows = []

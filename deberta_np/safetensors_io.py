@@ -54,20 +54,9 @@ _DTYPES: dict[str, np.dtype] = {
     "BOOL": np.dtype("?"),
 }
 
-# Writer: NumPy kind+itemsize -> safetensors name.
+# Writer: NumPy kind+itemsize -> safetensors name: the reader's table turned round, less BF16 (no NumPy dtype).
 _NAMES: dict[tuple[str, int], str] = {
-    ("f", 8): "F64",
-    ("f", 4): "F32",
-    ("f", 2): "F16",
-    ("i", 8): "I64",
-    ("i", 4): "I32",
-    ("i", 2): "I16",
-    ("i", 1): "I8",
-    ("u", 8): "U64",
-    ("u", 4): "U32",
-    ("u", 2): "U16",
-    ("u", 1): "U8",
-    ("b", 1): "BOOL",
+    (dtype.kind, dtype.itemsize): name for name, dtype in _DTYPES.items() if name != "BF16"
 }
 
 # The order in which the `safetensors` package lays tensors out: by its `Dtype` enum, largest first,

@@ -28,10 +28,10 @@ import numpy
 
 from . import model as spec
 from . import model_v2 as spec_v2
-from . import xp as shim
-from .checkpoint import PREFIX
+from . import shim
 from .config import DebertaConfig, DebertaV2Config
 from .errors import CheckpointError, InputError
+from .parameters import PREFIX
 
 Array = Any
 

@@ -6,18 +6,10 @@ import numpy as np
 import pytest
 
 from deberta_np import DebertaModel, model
-from tests.conftest import golden_case
+from tests.conftest import golden_case, to_array_api_strict
 from tests.tolerance import encoder_terms, reordering_tolerance
 
 xps = pytest.importorskip("array_api_strict")
-
-
-def to_strict(node: object) -> object:
-    if isinstance(node, dict):
-        return {k: to_strict(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [to_strict(v) for v in node]
-    return xps.asarray(np.array(node))
 
 
 @pytest.mark.parametrize(
@@ -32,6 +24,6 @@ def test_tiny_model_under_array_api_strict(case: str) -> None:
     mask[1, 6:] = 0
     expected = reference(ids, mask).last_hidden_state
     inputs = [xps.asarray(a) for a in (ids, mask, np.zeros_like(ids), np.arange(9)[None, :])]
-    got, _, _ = model.deberta(*inputs, to_strict(reference.params["deberta"]), reference.config)
+    got, _, _ = model.deberta(*inputs, to_array_api_strict(reference.params["deberta"]), reference.config)
     limit = reordering_tolerance(np.float32, encoder_terms(reference.config, 9), np.abs(expected).max())
     assert np.abs(np.asarray(got) - expected).max() <= limit

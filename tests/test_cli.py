@@ -256,7 +256,7 @@ def test_verify_prints_rows_and_fails_on_a_failure(
 def test_convert_bin_to_safetensors(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     import numpy as np
 
-    from deberta_np.weights import read_state_dict
+    from deberta_np.checkpoint_files import read_state_dict
 
     source = ROOT / "conformance" / "golden" / "models" / "mlm-microsoft-layout"  # a pytorch_model.bin
     status, out, _ = run(capsys, "convert", "--model", source, "--out", tmp_path / "st")
@@ -428,8 +428,8 @@ def test_convert_drops_tied_copies_and_records_the_dtype(
     capsys: pytest.CaptureFixture, tmp_path: Path
 ) -> None:
     from deberta_np import DebertaForMaskedLM
+    from deberta_np.checkpoint_files import read_state_dict
     from deberta_np.safetensors_io import write_safetensors
-    from deberta_np.weights import read_state_dict
 
     source = ROOT / "conformance" / "golden" / "models" / "mlm-legacy-embproj"  # cls.predictions.*, tied
     state = dict(read_state_dict(source))

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 from conformance.check import GOLDEN
 from deberta_np import DebertaConfig, DebertaModel, fast, model
 from deberta_np.batching import bucket_by_length, restore_order, run_bucketed
-from deberta_np.checkpoint import PREFIX, leaves, nest
+from deberta_np.family import family_of
 from deberta_np.modeling import MODEL_CLASSES, DebertaV2Model
+from deberta_np.parameters import PREFIX, leaves, nest
 from deberta_np.safetensors_io import read_safetensors
+from tests.conftest import to_array_api_strict
 from tests.tolerance import encoder_terms, reordering_tolerance
 
 V1_CASES = sorted(
@@ -101,9 +103,8 @@ def test_golden_models(case: str, dtype: str) -> None:
         )
         p, config = readable.params[PREFIX[:-1]], readable.config
         reference = model.deberta(*args, p, config, True, True)
-        for name, (tricks, threads) in VARIANTS.items():
+        for tricks, threads in VARIANTS.values():
             encoder = fast.FastDeberta(p, config, tricks, threads=threads)
-            assert encoder.enabled, name
             assert_same_encoding(encoder(*args, True, True), reference, config)
 
 
@@ -134,7 +135,7 @@ def random_params(config: DebertaConfig, seed: int, dtype: type) -> dict:
     """Random encoder parameters in the readable module's nested layout (LayerNorm weights near 1); v1 or v2."""
     rng = np.random.default_rng(seed)
     flat = {}
-    for name, shape in fast.spec_of(config).encoder_parameter_shapes(config).items():
+    for name, shape in family_of(config).spec.encoder_parameter_shapes(config).items():
         value = rng.normal(0.0, 0.3, size=shape)
         if "LayerNorm.weight" in name:
             value = 1.0 + 0.1 * value
@@ -268,10 +269,8 @@ def test_float16_stays_on_model_py_and_v2_gets_its_own_class() -> None:
     for name in V2_CASES:  # tests/test_fast_v2.py tests it
         assert type(DebertaV2Model.from_pretrained(GOLDEN / name)._fast_path()).__name__ == "FastDebertaV2"
     v2 = DebertaV2Model.from_pretrained(GOLDEN / V2_CASES[0], fast=False)
-    v1_class = fast.FastDeberta(v2.params[PREFIX[:-1]], v2.config)  # not its model: it runs the readable one
-    assert not v1_class.enabled
-    args = v2.prepare_inputs([[5, 6, 7]], None, None, None)
-    assert np.array_equal(v1_class(*args)[0], v2.encode([[5, 6, 7]])[0])
+    with pytest.raises(ValueError, match="readable module"):  # not its model: family.py picks the class
+        fast.FastDeberta(v2.params[PREFIX[:-1]], v2.config)
 
 
 def test_gather_index_cache_is_bounded_and_lru() -> None:
@@ -374,13 +373,6 @@ def test_portable_branches_under_array_api_strict(case: str, threads: int) -> No
     xps = pytest.importorskip("array_api_strict")
     xps.set_array_api_strict_flags(api_version="2024.12")
 
-    def strict(node: object) -> object:
-        if isinstance(node, dict):
-            return {k: strict(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [strict(v) for v in node]
-        return xps.asarray(np.array(node))
-
     for dtype in ("float32", "float64"):
         readable = DebertaModel.from_pretrained(GOLDEN / case, dtype=dtype, fast=False)
         ids = np.random.default_rng(0).integers(1, readable.config.vocab_size, size=(3, 9))
@@ -388,8 +380,9 @@ def test_portable_branches_under_array_api_strict(case: str, threads: int) -> No
         mask[1, 6:] = 0
         args = (ids, mask, np.zeros_like(ids), np.arange(9)[None, :])
         reference = model.deberta(*args, readable.params[PREFIX[:-1]], readable.config, True, True)
-        encoder = fast.FastDeberta(strict(readable.params[PREFIX[:-1]]), readable.config, threads=threads)
-        assert encoder.enabled
+        encoder = fast.FastDeberta(
+            to_array_api_strict(readable.params[PREFIX[:-1]]), readable.config, threads=threads
+        )
         got = encoder(*(xps.asarray(a) for a in args), True, True)
         assert_same_encoding(
             (np.asarray(got[0]), [np.asarray(a) for a in got[1]], [np.asarray(a) for a in got[2]]),

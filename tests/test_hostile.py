@@ -23,13 +23,13 @@ from hypothesis import strategies as st
 
 from conformance.tokenizer_files import DEBERTA_V1, DEBERTA_V3
 from deberta_np import DebertaModel, DebertaTokenizer, DebertaV2Tokenizer, load_model
+from deberta_np.checkpoint_files import read_state_dict
 from deberta_np.errors import CheckpointError, ConfigError, TokenizerError
 from deberta_np.safetensors_io import read_safetensors, write_safetensors
 from deberta_np.tokenizer.bpe import to_byte_level
 from deberta_np.tokenizer.normalizer import Charsmap, normalize_fast, normalize_spm
 from deberta_np.tokenizer.sentencepiece_model import read_model
 from deberta_np.torch_pickle import read_torch_zip
-from deberta_np.weights import read_state_dict
 from tests import hostile_files as hostile
 from tests.conftest import golden_case
 

@@ -175,8 +175,8 @@ def test_a_v3_discriminator_is_refused_for_fill_mask(tmp_path: object) -> None:
     import json
     from pathlib import Path
 
+    from deberta_np.checkpoint_files import read_state_dict
     from deberta_np.safetensors_io import write_safetensors
-    from deberta_np.weights import read_state_dict
 
     source = golden_case("v2-xlarge-like-conv-mlm")
     target = Path(str(tmp_path))

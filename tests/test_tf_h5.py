@@ -17,9 +17,9 @@ import pytest
 from conformance.cases import TF_CASES
 from conformance.tf_suite import GOLDEN, case_differences, cases, run_checks
 from deberta_np import CheckpointError
+from deberta_np.checkpoint_files import find_checkpoint_files, read_state_dict
 from deberta_np.config import config_from_pretrained
 from deberta_np.tf_h5 import pytorch_name, read_tf_h5
-from deberta_np.weights import find_checkpoint_files, read_state_dict
 from tests.tolerance import encoder_terms, reordering_tolerance
 
 try:

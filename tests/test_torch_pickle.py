@@ -205,7 +205,7 @@ def test_real_torch_save_matches_torch_load_and_safetensors(tmp_path, protocol):
 def test_transformers_deberta_bin_equals_safetensors(tmp_path):
     pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from deberta_np.weights import read_state_dict
+    from deberta_np.checkpoint_files import read_state_dict
 
     config = transformers.DebertaConfig(
         vocab_size=64,

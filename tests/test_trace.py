@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from deberta_np import load_model
+from deberta_np.checkpoint_files import read_state_dict
 from deberta_np.cli import main
 from deberta_np.compare import UnusableTraces, compare_traces, default_tolerance
 from deberta_np.config import config_from_pretrained
 from deberta_np.safetensors_io import read_safetensors, write_safetensors
 from deberta_np.trace import TRACE_NAMES, architecture_head, load_trace, save_trace, trace, trace_metadata
-from deberta_np.weights import read_state_dict
 from tests.conftest import GOLDEN_MODELS
 
 CASES = sorted(p.name for p in GOLDEN_MODELS.iterdir() if (p / "golden.safetensors").exists())

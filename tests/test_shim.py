@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from deberta_np import xp as shim
+from deberta_np import shim
 from deberta_np.errors import BackendError
 
 

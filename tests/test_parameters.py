@@ -15,9 +15,9 @@ from deberta_np import (
     DebertaForTokenClassification,
     DebertaModel,
 )
+from deberta_np.checkpoint_files import read_state_dict
 from deberta_np.errors import CheckpointError
 from deberta_np.safetensors_io import write_safetensors
-from deberta_np.weights import read_state_dict
 from tests.conftest import golden_case
 
 IDS = [[1, 8, 30, 2, 5, 0]]

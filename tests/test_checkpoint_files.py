@@ -1,4 +1,4 @@
-"""deberta_np.weights: finding checkpoint files (single, sharded) and merging them into one state dict."""
+"""deberta_np.checkpoint_files: finding checkpoint files (single, sharded) and merging them into one state dict."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import zipfile
 import numpy as np
 import pytest
 
+from deberta_np.checkpoint_files import find_checkpoint_files, read_state_dict
 from deberta_np.errors import CheckpointError
 from deberta_np.safetensors_io import write_safetensors
-from deberta_np.weights import find_checkpoint_files, read_state_dict
 
 
 def _torch_zip(path, tensors: dict[str, np.ndarray]) -> None:
