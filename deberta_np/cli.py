@@ -329,11 +329,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def inspect_checkpoint(model: str) -> dict[str, Any]:
     """Family (v1, or v2 for DeBERTa v2/v3), config summary, files, parameter counts, stored dtypes and the heads
     (with strict-loading results), plus notes on what the checkpoint cannot do (a v3 discriminator's fill-mask)."""
-    from .checkpoint import canonical_names, masked_lm_head, select_parameters
+    from .checkpoint_files import find_checkpoint_files, read_state_dict
     from .config import DebertaV2Config, config_from_pretrained
+    from .parameters import canonical_names, masked_lm_head, select_parameters
     from .pipelines import checkpoint_heads, resolve_model_path
     from .pipelines.base import RTD
-    from .weights import find_checkpoint_files, read_state_dict
 
     path = resolve_model_path(model)
     config = config_from_pretrained(path)  # v2 configs as DebertaV2Config: their own parameter layout
@@ -421,9 +421,9 @@ def stored_dtypes(files: list[Path], state: dict[str, np.ndarray]) -> dict[str, 
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from .checkpoint_files import read_state_dict
     from .pipelines import resolve_model_path
     from .safetensors_io import write_safetensors
-    from .weights import read_state_dict
 
     source = resolve_model_path(args.model)
     out = Path(args.out)
@@ -568,7 +568,7 @@ def repository_conformance() -> Any:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Encoder forward time on random token ids: median over repeats, after warm-up runs."""
-    from . import xp as shim
+    from . import shim
     from .pipelines import load_model, resolve_model_path
 
     model = load_model(resolve_model_path(args.model), "base", args.device, args.dtype)

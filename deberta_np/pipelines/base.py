@@ -22,10 +22,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import xp as shim
+from .. import shim
+from ..checkpoint_files import CHECKPOINT_NAMES, read_state_dict
 from ..config import DebertaConfig
 from ..errors import CheckpointError, ConfigError, InputError
-from ..weights import CHECKPOINT_NAMES, read_state_dict
 
 # ================================================================================================================
 # Finding and loading a checkpoint
