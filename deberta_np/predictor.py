@@ -246,7 +246,7 @@ class Predictor:
 
         def text(role: str) -> str:
             value = columns[self.columns[role]][row]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
+            if _missing(value):
                 raise InputError(f"{self.columns[role]} is missing")
             return Pipeline.check_text(_str(value, self.columns[role]), self.columns[role])
 
@@ -257,7 +257,7 @@ class Predictor:
             and self.columns["text_pair"] in columns
         ):
             pair = columns[self.columns["text_pair"]][row]
-            if pair is not None and not (isinstance(pair, float) and math.isnan(pair)):
+            if not _missing(pair):
                 return {"text": text("text"), "text_pair": text("text_pair")}
         return text("text")
 
@@ -327,6 +327,13 @@ class Predictor:
             if r is not None:
                 matrix[row] = r
         return {"embedding": matrix}
+
+
+def _missing(value: Any) -> bool:
+    """A null cell as the formats hold it: None (JSON null), NaN (pandas object columns), pandas' NA."""
+    return (
+        value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType"
+    )
 
 
 def _objects(values: Sequence[Any]) -> np.ndarray:
