@@ -831,7 +831,7 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *_, **__: print(f"{name}: warning: {message}", file=sys.stderr)
         try:
-            if getattr(args, "shard", None) or getattr(args, "output", None):  # records with line numbers
+            if getattr(args, "records", False) and (args.shard or args.output):  # records with line numbers
                 with RecordSink(args.output) as args.sink:
                     status = args.run(args)
             else:

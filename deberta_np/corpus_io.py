@@ -42,6 +42,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def add_corpus_options(parser: argparse.ArgumentParser) -> None:
+    # Marks the task commands: `trace` has an --output of its own, which is no record file.
+    parser.set_defaults(records=True)
     parser.add_argument(
         "--shard",
         type=parse_shard,
