@@ -147,6 +147,27 @@ def load_corpus() -> tuple[list[Source], list[str]]:
     return sources, missing
 
 
+def short_documents(limit: int, min_chars: int = 20, max_chars: int = 400) -> list[str]:
+    """`limit` distinct real paragraphs of the corpus (whitespace collapsed, min_chars..max_chars characters),
+    spread evenly over it in corpus order (English licences and man pages, then ~40 languages): the documents of
+    the batch-inference tests and benchmarks (tests/test_scale_out.py, benchmarks/scale_out.py)."""
+    sources, _ = load_corpus()
+    seen: dict[str, None] = {}
+    for source in sources:
+        for document in source.documents:
+            for paragraph in document.split("\n\n"):
+                text = " ".join(paragraph.split())
+                if min_chars <= len(text) <= max_chars:
+                    seen.setdefault(text)
+    paragraphs = list(seen)
+    if len(paragraphs) < limit:
+        raise ValueError(
+            f"the corpus has {len(paragraphs)} paragraphs of {min_chars}..{max_chars} characters"
+        )
+    step = len(paragraphs) / limit
+    return [paragraphs[int(i * step)] for i in range(limit)]
+
+
 def main(argv: list[str] | None = None) -> int:
     sources, missing = load_corpus()
     out_dir = Path(__file__).resolve().parent / "corpus" / "tokenizer"

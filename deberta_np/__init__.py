@@ -45,6 +45,10 @@ def __getattr__(name: str) -> Any:
         from .compare import compare_traces
 
         return compare_traces
+    if name == "Predictor":  # batch inference for Ray Data / Dask
+        from .predictor import Predictor
+
+        return Predictor
     if name == "pipeline":
         from .pipelines import pipeline
 
@@ -75,6 +79,7 @@ __all__ = [
     "InputError",
     "MaskedLMOutput",
     "MultipleChoiceModelOutput",
+    "Predictor",
     "QuestionAnsweringModelOutput",
     "SequenceClassifierOutput",
     "TokenClassifierOutput",

@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .corpus_io import RecordSink, add_corpus_options, in_shard, shard_lines
 from .errors import BackendError, CheckpointError, ConfigError, InputError
 from .jsonio import loads
 from .oracle import PUBLISHED
@@ -122,6 +123,8 @@ def collect_inputs(
     """(label, item or exception) for every input: the command line's, or the JSON lines of --input / stdin."""
     if direct and args.input:
         raise UsageError("give inputs either on the command line or with --input, not both")
+    if direct and args.shard:
+        raise UsageError("--shard splits the lines of --input (or stdin), not inputs on the command line")
     if direct:
         return [(f"input {i}", item) for i, item in enumerate(direct, 1)]
     if args.input is None and (sys.stdin is None or sys.stdin.isatty()):
@@ -136,7 +139,9 @@ def collect_inputs(
             except OSError as error:
                 raise UsageError(f"cannot read {args.input}: {error.strerror or error}") from error
         items = []
-        for number, value in input_lines(stream, plain):
+        for number, value in input_lines(shard_lines(stream, args.shard), plain):
+            if not in_shard(number, args.shard):  # another process's line
+                continue
             if not isinstance(value, Exception):
                 try:
                     value = parse(value)
@@ -187,10 +192,14 @@ class Progress:
 
 
 def run_task(
-    pipe: Any, inputs: list[tuple[str, Any]], params: dict[str, Any], shape: Callable[[Any], Any]
+    pipe: Any,
+    inputs: list[tuple[str, Any]],
+    params: dict[str, Any],
+    shape: Callable[[Any], Any],
+    sink: RecordSink | None = None,
 ) -> int:
     """Write one JSON line per input, in order (for a failed one an error record {"error", "input"}, also reported
-    on stderr); return the exit status."""
+    on stderr), or with --shard/--output a {line, result, error} record to `sink`; return the exit status."""
     failed = 0
     progress = Progress(len(inputs))
     chunk = pipe.batch_size * CHUNK_BATCHES
@@ -207,10 +216,13 @@ def run_task(
             if error is not None:
                 failed += 1
                 print(f"{label}: {error}", file=sys.stderr)
+            if sink is not None:
+                sink.write(label, None if error is not None else shape(result), error)
+            elif error is not None:
                 print(json.dumps({"error": str(error), "input": label}, ensure_ascii=False))
             else:
                 print(json.dumps(shape(result), ensure_ascii=False))
-        sys.stdout.flush()
+        (sink or sys.stdout).flush()
         progress.update(min(start + chunk, len(inputs)))
     progress.close()
     return 1 if failed else 0
@@ -245,7 +257,7 @@ def cmd_fill_mask(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"top_k": top_k, "tokenizer_kwargs": truncation(args) or None}
     if args.target:
         params["targets"] = args.target
-    return run_task(pipe, inputs, params, lambda r: r)
+    return run_task(pipe, inputs, params, lambda r: r, args.sink)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -258,7 +270,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         direct = [{"text": direct[0], "text_pair": args.pair}]
     inputs = collect_inputs(args, direct, lambda v: text_item(v, pair=True))
     params = {"top_k": args.top_k, "function_to_apply": args.function, **truncation(args)}
-    return run_task(pipe, inputs, params, lambda r: r)
+    return run_task(pipe, inputs, params, lambda r: r, args.sink)
 
 
 def cmd_zero_shot(args: argparse.Namespace) -> int:
@@ -270,7 +282,7 @@ def cmd_zero_shot(args: argparse.Namespace) -> int:
         "multi_label": args.multi_label,
     }
     pipe.check_parameters({**pipe.defaults, **params})  # a bad label list fails once, before any input
-    return run_task(pipe, inputs, params, lambda r: r)
+    return run_task(pipe, inputs, params, lambda r: r, args.sink)
 
 
 def cmd_ner(args: argparse.Namespace) -> int:
@@ -279,7 +291,7 @@ def cmd_ner(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"aggregation_strategy": args.aggregation, "stride": args.stride}
     if args.ignore_labels is not None:
         params["ignore_labels"] = [label for label in args.ignore_labels.split(",") if label]
-    return run_task(pipe, inputs, params, lambda r: r)
+    return run_task(pipe, inputs, params, lambda r: r, args.sink)
 
 
 def cmd_qa(args: argparse.Namespace) -> int:
@@ -301,7 +313,7 @@ def cmd_qa(args: argparse.Namespace) -> int:
         "handle_impossible_answer": args.handle_impossible_answer,
         "align_to_words": not args.no_align_to_words,
     }
-    return run_task(pipe, inputs, params, lambda r: r)
+    return run_task(pipe, inputs, params, lambda r: r, args.sink)
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -309,7 +321,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args, args.texts + args.text, lambda v: text_item(v, pair=True))
     params = {"pooling": args.pooling, **truncation(args)}
     # pooling none: [length, hidden] per text (the pipeline's leading batch axis of 1 dropped)
-    return run_task(pipe, inputs, params, lambda r: r[0] if args.pooling == "none" else r)
+    return run_task(pipe, inputs, params, lambda r: r[0] if args.pooling == "none" else r, args.sink)
 
 
 def parse_json_option(value: str, name: str) -> Any:
@@ -664,6 +676,7 @@ def common(parser: argparse.ArgumentParser, inputs: bool = True, batching: bool 
         parser.add_argument(
             "--plain", action="store_true", help="--input/stdin hold one plain text per line, not JSON"
         )
+        add_corpus_options(parser)
 
 
 def subcommand(sub: Any, name: str, help: str, example: str) -> argparse.ArgumentParser:
@@ -735,6 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input", metavar="FILE", help='JSON lines {"question": ..., "context": ...} (\'-\': stdin)'
     )
+    add_corpus_options(p)
     p.add_argument("--top-k", type=positive_int, default=1, help="answers per question (default 1)")
     p.add_argument(
         "--doc-stride", type=int, help="overlap of context windows (default min(max_seq_len/2, 128))"
@@ -817,7 +831,12 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *_, **__: print(f"{name}: warning: {message}", file=sys.stderr)
         try:
-            status = args.run(args)
+            if getattr(args, "records", False) and (args.shard or args.output):  # records with line numbers
+                with RecordSink(args.output) as args.sink:
+                    status = args.run(args)
+            else:
+                args.sink = None
+                status = args.run(args)
             sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
             return status
         except BrokenPipeError:
