@@ -205,7 +205,7 @@ def decode(tokenizer: Any, ids: Sequence[int], skip_special_tokens: bool = False
     tokenization spaces when the tokenizer asks for it)."""
     if not is_sentencepiece(tokenizer):
         return tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
-    from ..tokenizer.deberta import clean_up_tokenization
+    from ..tokenizer.base import clean_up_tokenization
 
     text = tokens_to_string(
         tokenizer, tokenizer.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
