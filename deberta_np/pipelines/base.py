@@ -306,6 +306,12 @@ class Pipeline:
 
     # --- running ------------------------------------------------------------------------------------------------
 
+    def __call__(self, inputs: Any, **params: Any) -> Any:
+        """The result of one item, or the list of results of a list of items (transformers' convention)."""
+        items = inputs if isinstance(inputs, list) else [inputs]
+        results = self.run(items, **params)
+        return results if isinstance(inputs, list) else results[0]
+
     def run(
         self, items: Sequence[Any], errors: str = "raise", batch_size: int | None = None, **call: Any
     ) -> list[Any]:
