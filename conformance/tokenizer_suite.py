@@ -109,7 +109,7 @@ def corpus_pairs(docs: list[str]) -> list[tuple[str, str]]:
 
 def _absorbs_whitespace(text: str) -> bool:
     """Whether whitespace precedes a [MASK] (which absorbs it, so decode cannot give it back)."""
-    from deberta_np.tokenizer.deberta import WHITE_SPACE
+    from deberta_np.tokenizer.normalizer import WHITE_SPACE
 
     start = text.find("[MASK]")
     while start != -1:

@@ -12,6 +12,7 @@ ignore. The few renamings are the ones transformers itself applies:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from .config import DebertaConfig
@@ -32,6 +33,39 @@ OTHER_HEAD_PREFIXES = (
     "qa_outputs.",
     "mask_predictions.",
 )
+
+
+# DeBERTa-v3's pretraining head: "was this token replaced?" (ELECTRA-style). No task uses it; it marks a
+# discriminator, whose MLM head (if it has one) was never trained to predict masked tokens.
+RTD = "replaced_token_detection"
+
+
+def heads_in(names: Iterable[str]) -> list[str]:
+    """The heads a checkpoint holds, judged from its tensor names: "base" and any of masked_lm,
+    sequence_classification, token_classification, question_answering and replaced_token_detection (RTD)."""
+    names = set(names)
+    heads = ["base"]
+    if any(n.startswith(("lm_predictions.", "cls.predictions.")) for n in names):
+        heads.append("masked_lm")
+    if "classifier.weight" in names:
+        # transformers' token classifier has no pooler; the sequence classifier (and multiple choice) has one.
+        heads.append("sequence_classification" if "pooler.dense.weight" in names else "token_classification")
+    if "qa_outputs.weight" in names:
+        heads.append("question_answering")
+    if any(n.startswith("mask_predictions.") for n in names):
+        heads.append(RTD)
+    return heads
+
+
+def discriminator_explanation(source: Any) -> str:
+    """Why a replaced-token-detection discriminator (a DeBERTa-v3 checkpoint) has no usable MLM head."""
+    return (
+        f"{source} is a replaced-token-detection discriminator (it holds mask_predictions.*, as the DeBERTa-v3 "
+        "checkpoints do): it was trained to tell replaced tokens from original ones, not to predict masked "
+        "tokens, so it has no usable masked-language-model head (transformers would fill [MASK] with meaningless "
+        "tokens). Use it as an encoder (feature-extraction) or fine-tune it for classification, NER or QA; for "
+        "fill-mask use an MLM-trained checkpoint (DeBERTa v1, deberta-v2-xlarge/xxlarge)."
+    )
 
 
 def canonical_names(state: dict[str, Any], source: str) -> dict[str, Any]:
@@ -61,13 +95,8 @@ def masked_lm_head(state: dict[str, Any], config: DebertaConfig, source: str) ->
     have no `legacy` key, so transformers builds the legacy head from random numbers). We use the head that is in
     the checkpoint; `config.legacy` decides only if both are present.
     """
-    if any(k.startswith("mask_predictions.") for k in state):
-        raise CheckpointError(
-            f"{source} is a replaced-token-detection discriminator (it holds mask_predictions.*, as the DeBERTa-v3 "
-            "checkpoints do): it was trained to tell replaced tokens, not to predict masked ones, so any MLM head "
-            "in it gives meaningless fill-mask output. Use it for classification, tagging or QA fine-tunes, or load "
-            "an MLM-trained checkpoint (DeBERTa v1, v2-xlarge/xxlarge)."
-        )
+    if RTD in heads_in(state):
+        raise CheckpointError(discriminator_explanation(source))
     present = [head for head, prefix in MLM_PREFIXES.items() if any(k.startswith(prefix) for k in state)]
     if not present:
         raise CheckpointError(

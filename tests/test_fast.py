@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from conformance.check import GOLDEN
 from deberta_np import DebertaConfig, DebertaModel, fast, model
-from deberta_np.batching import bucket_by_length, restore_order, run_bucketed
 from deberta_np.family import family_of
 from deberta_np.modeling import MODEL_CLASSES, DebertaV2Model
 from deberta_np.parameters import PREFIX, leaves, nest
@@ -32,8 +31,6 @@ V1_CASES = sorted(
 V2_CASES = sorted(
     p.name for p in GOLDEN.iterdir() if (p / "golden.safetensors").exists() and p.name not in V1_CASES
 )
-BUCKET_MODEL = DebertaModel.from_pretrained(GOLDEN / "gelu-both-long", dtype="float64")
-
 VARIANTS = {
     "default": (fast.Tricks(), 1),
     "all tricks off": (fast.OFF, 1),
@@ -318,45 +315,6 @@ def test_gelu_float32_accuracy() -> None:
     assert np.array_equal(special[:5], x[:5])  # x Phi(x) = x there
     assert np.abs(special[5:]).max() < 1e-31  # and 0 up to float32 resolution (|x| is clamped at 12)
     assert np.isnan(fast.gelu_(np.array([np.nan], dtype=np.float32)))[0]
-
-
-# ================================================================================================================
-# Length-bucketed batches
-# ================================================================================================================
-
-
-@settings(max_examples=30, deadline=None)
-@given(
-    sequences=st.lists(st.lists(st.integers(1, 95), min_size=1, max_size=20), min_size=1, max_size=9),
-    batch_size=st.integers(1, 4),
-)
-def test_bucketing_restores_order_and_changes_no_result(sequences: list[list[int]], batch_size: int) -> None:
-    encoder = BUCKET_MODEL
-    buckets = bucket_by_length(sequences, batch_size)
-    assert sorted(i for b in buckets for i in b.indices) == list(range(len(sequences)))
-    for bucket in buckets:
-        assert bucket.input_ids.shape[1] == max(bucket.lengths) and len(bucket.indices) <= batch_size
-    outputs = run_bucketed(
-        lambda b: encoder(b.input_ids, attention_mask=b.attention_mask).last_hidden_state,
-        sequences,
-        batch_size,
-    )
-    for sequence, output in zip(sequences, outputs):
-        alone = encoder([sequence]).last_hidden_state[0]
-        assert output.shape == alone.shape and np.abs(output - alone).max() < 1e-12
-
-
-def test_bucketing_token_types_and_errors() -> None:
-    buckets = bucket_by_length([[1, 2, 3], [4]], 2, pad_id=9, token_type_ids=[[0, 1, 1], [1]])
-    (bucket,) = buckets
-    assert bucket.indices == [1, 0] and bucket.input_ids.tolist() == [[4, 9, 9], [1, 2, 3]]
-    assert bucket.token_type_ids.tolist() == [[1, 0, 0], [0, 1, 1]]
-    assert bucket.attention_mask.tolist() == [[1, 0, 0], [1, 1, 1]]
-    assert restore_order(buckets, [bucket.input_ids])[0].tolist() == [1, 2, 3]
-    with pytest.raises(ValueError, match="batch_size"):
-        bucket_by_length([[1]], 0)
-    with pytest.raises(ValueError, match="token_type_ids"):
-        bucket_by_length([[1, 2]], 1, token_type_ids=[[0]])
 
 
 # ================================================================================================================

@@ -16,12 +16,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conformance import pipeline_models, pipelines_suite
+from conformance.check import GOLDEN as GOLDEN_DIR
 from conformance.pipeline_models import PipelineModel
-from deberta_np import CheckpointError, ConfigError, DebertaForMaskedLM, InputError, load_model, pipeline
+from deberta_np import (
+    CheckpointError,
+    ConfigError,
+    DebertaForMaskedLM,
+    DebertaModel,
+    InputError,
+    load_model,
+    pipeline,
+)
 from deberta_np.pipelines import Failure, checkpoint_heads
-from deberta_np.pipelines.base import decode, length_batches, resolve_model_path, tokens_to_string
+from deberta_np.pipelines.base import (
+    Feature,
+    decode,
+    length_batches,
+    pad_batch,
+    resolve_model_path,
+    tokens_to_string,
+)
 from deberta_np.pipelines.question_answering import to_examples
 from deberta_np.pipelines.token_classification import split_words
 from deberta_np.tokenizer import DebertaV2Tokenizer
@@ -156,6 +174,34 @@ def test_length_batches_groups_similar_lengths() -> None:
     batches = length_batches([5, 1, 9, 2, 5, 1], 2)
     assert batches == [[1, 5], [3, 0], [4, 2]]
     assert sorted(i for b in batches for i in b) == list(range(6))
+
+
+def test_pad_batch_pads_each_row_to_the_longest() -> None:
+    ids, mask, types = pad_batch([Feature([1, 2, 3], [0, 1, 1]), Feature([4], [1])], pad_id=9)
+    assert ids.tolist() == [[1, 2, 3], [4, 9, 9]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert types.tolist() == [[0, 1, 1], [1, 0, 0]] and ids.dtype == mask.dtype == types.dtype == np.int64
+
+
+BUCKET_MODEL = DebertaModel.from_pretrained(GOLDEN_DIR / "gelu-both-long", dtype="float64")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sequences=st.lists(st.lists(st.integers(1, 95), min_size=1, max_size=20), min_size=1, max_size=9),
+    batch_size=st.integers(1, 4),
+)
+def test_length_batches_change_no_result(sequences: list[list[int]], batch_size: int) -> None:
+    """A row of a length-sorted, padded batch gives what the sequence gives alone (the pipelines' batching)."""
+    features = [Feature(s, [0] * len(s)) for s in sequences]
+    batches = length_batches([len(f) for f in features], batch_size)
+    assert sorted(i for b in batches for i in b) == list(range(len(sequences)))
+    for batch in batches:
+        ids, mask, _ = pad_batch([features[i] for i in batch], pad_id=0)
+        assert ids.shape[1] == max(len(sequences[i]) for i in batch) and len(batch) <= batch_size
+        hidden = BUCKET_MODEL(ids, attention_mask=mask).last_hidden_state
+        for row, i in enumerate(batch):
+            alone = BUCKET_MODEL([sequences[i]]).last_hidden_state[0]
+            assert np.abs(hidden[row, : len(sequences[i])] - alone).max() < 1e-12
 
 
 def _close(a: object, b: object) -> None:

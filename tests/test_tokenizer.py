@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conformance.tokenizer_files import DEBERTA_V1, GPT2_FAIRSEQ
 from deberta_np.tokenizer import BatchEncoding, DebertaTokenizer
 from deberta_np.tokenizer.bpe import from_byte_level
-from deberta_np.tokenizer.deberta import WHITE_SPACE
+from deberta_np.tokenizer.normalizer import WHITE_SPACE
 
 V1 = DEBERTA_V1
 

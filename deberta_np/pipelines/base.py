@@ -26,6 +26,7 @@ from .. import shim
 from ..checkpoint_files import CHECKPOINT_NAMES, read_state_dict
 from ..config import DebertaConfig
 from ..errors import CheckpointError, ConfigError, InputError
+from ..parameters import RTD, discriminator_explanation, heads_in  # noqa: F401  (the pipelines and cli.py read them here)
 
 # ================================================================================================================
 # Finding and loading a checkpoint
@@ -73,25 +74,9 @@ def _download(repo_id: str) -> Path:
 
 
 def checkpoint_heads(path: str | os.PathLike[str]) -> list[str]:
-    """The heads a checkpoint holds, judged from its tensor names: "base" and any of masked_lm,
-    sequence_classification, token_classification, question_answering (reading names only: arrays are views)."""
-    names = set(read_state_dict(path))
-    heads = ["base"]
-    if any(n.startswith(("lm_predictions.", "cls.predictions.")) for n in names):
-        heads.append("masked_lm")
-    if "classifier.weight" in names:
-        # transformers' token classifier has no pooler; the sequence classifier (and multiple choice) has one.
-        heads.append("sequence_classification" if "pooler.dense.weight" in names else "token_classification")
-    if "qa_outputs.weight" in names:
-        heads.append("question_answering")
-    if any(n.startswith("mask_predictions.") for n in names):
-        heads.append(RTD)
-    return heads
+    """The heads a checkpoint holds (parameters.heads_in), reading its tensor names only (arrays are views)."""
+    return heads_in(read_state_dict(path))
 
-
-# DeBERTa-v3's pretraining head: "was this token replaced?" (ELECTRA-style). No task uses it; it marks a
-# discriminator, whose MLM head (if it has one) was never trained to predict masked tokens.
-RTD = "replaced_token_detection"
 
 HEAD_DESCRIPTIONS = {
     "base": "an encoder",
@@ -103,25 +88,10 @@ HEAD_DESCRIPTIONS = {
 }
 
 
-def discriminator_explanation(path: Any) -> str:
-    """Why a replaced-token-detection discriminator (a DeBERTa-v3 checkpoint) has no usable MLM head."""
-    return (
-        f"{path} is a replaced-token-detection discriminator (it holds mask_predictions.*, as the DeBERTa-v3 "
-        "checkpoints do): it was trained to tell replaced tokens from original ones, not to predict masked "
-        "tokens, so it has no usable masked-language-model head (transformers would fill [MASK] with meaningless "
-        "tokens). Use it as an encoder (feature-extraction) or fine-tune it for classification, NER or QA; for "
-        "fill-mask use an MLM-trained checkpoint (DeBERTa v1, deberta-v2-xlarge/xxlarge)."
-    )
-
-
 def load_model(path: Path, head: str, device: str, dtype: str) -> Any:
     """The v1 or v2 model class for `head` (from config.json's model_type), loaded strictly."""
-    try:
-        from ..modeling import load_model as load  # v1 and v2 (model_type decides)
-    except ImportError:  # a deberta_np without v2: v1 classes only
-        from ..modeling import MODEL_CLASSES
+    from ..modeling import load_model as load
 
-        return MODEL_CLASSES[head].from_pretrained(path, device=device, dtype=dtype)
     return load(path, head=head, device=device, dtype=dtype)
 
 
@@ -205,7 +175,7 @@ def decode(tokenizer: Any, ids: Sequence[int], skip_special_tokens: bool = False
     tokenization spaces when the tokenizer asks for it)."""
     if not is_sentencepiece(tokenizer):
         return tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
-    from ..tokenizer.deberta import clean_up_tokenization
+    from ..tokenizer.base import clean_up_tokenization
 
     text = tokens_to_string(
         tokenizer, tokenizer.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
@@ -335,6 +305,12 @@ class Pipeline:
         raise NotImplementedError
 
     # --- running ------------------------------------------------------------------------------------------------
+
+    def __call__(self, inputs: Any, **params: Any) -> Any:
+        """The result of one item, or the list of results of a list of items (transformers' convention)."""
+        items = inputs if isinstance(inputs, list) else [inputs]
+        results = self.run(items, **params)
+        return results if isinstance(inputs, list) else results[0]
 
     def run(
         self, items: Sequence[Any], errors: str = "raise", batch_size: int | None = None, **call: Any

@@ -29,11 +29,6 @@ class FeatureExtractionPipeline(Pipeline):
         "max_length": None,
     }
 
-    def __call__(self, inputs: Any, **params: Any) -> Any:
-        items = inputs if isinstance(inputs, list) else [inputs]
-        results = self.run(items, **params)
-        return results if isinstance(inputs, list) else results[0]
-
     def check_parameters(self, params: dict[str, Any]) -> dict[str, Any]:
         if params["pooling"] not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {params['pooling']!r}")

@@ -42,14 +42,9 @@ class TextClassificationPipeline(Pipeline):
     }
 
     def __call__(self, inputs: Any, **params: Any) -> Any:
-        items = inputs if isinstance(inputs, list) else [inputs]
-        results = self.run(items, **params)
-        if not isinstance(inputs, list):
-            results = results[0]
-            # transformers: a single *string* without a call-time top_k comes back wrapped in a list.
-            if isinstance(inputs, str) and "top_k" not in params:
-                results = [results]
-        return results
+        results = super().__call__(inputs, **params)
+        # transformers: a single *string* without a call-time top_k comes back wrapped in a list.
+        return [results] if isinstance(inputs, str) and "top_k" not in params else results
 
     def check_parameters(self, params: dict[str, Any]) -> dict[str, Any]:
         if params["top_k"] is not UNSET and params["top_k"] is not None:

@@ -52,9 +52,7 @@ class TokenClassificationPipeline(Pipeline):
         split = params.get("is_split_into_words", self.parameters.get("is_split_into_words", False))
         if split and isinstance(inputs, list) and not all(isinstance(i, list) for i in inputs):
             return self.run([inputs], **params)  # one pre-split text: a one-item list, as transformers
-        items = inputs if isinstance(inputs, list) else [inputs]
-        results = self.run(items, **params)
-        return results if isinstance(inputs, list) else results[0]
+        return super().__call__(inputs, **params)
 
     def check_parameters(self, params: dict[str, Any]) -> dict[str, Any]:
         strategy = params["aggregation_strategy"]

@@ -49,9 +49,7 @@ class ZeroShotClassificationPipeline(Pipeline):
         # only leaving the argument out falls back to the labels given when the pipeline was made.
         if candidate_labels is not NOT_GIVEN:
             params["candidate_labels"] = candidate_labels
-        items = sequences if isinstance(sequences, list) else [sequences]
-        results = self.run(items, **params)
-        return results if isinstance(sequences, list) else results[0]
+        return super().__call__(sequences, **params)
 
     def check_parameters(self, params: dict[str, Any]) -> dict[str, Any]:
         labels = params["candidate_labels"]

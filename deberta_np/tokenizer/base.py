@@ -2,9 +2,10 @@
 
 `TokenizerBase` holds the transformers-compatible surface that depends only on a vocabulary, special tokens and
 an `Encoding` per text: `__call__` (pairs, batches, truncation and overflow windows, padding, tensors), `encode`,
-the id/token conversions, the special-token helpers and `batch_decode`. A subclass provides the vocabulary
-(`encoder`/`decoder`), the special tokens, a template, and how one text becomes an `Encoding`
-(`_encode_text`, `_encode_words`), plus `decode`.
+the id/token conversions, the special-token helpers, `decode`/`batch_decode`, and what reading and writing the
+transformers files (tokenizer_config.json, special_tokens_map.json, added_tokens.json, tokenizer.json) has in
+common. A subclass provides the vocabulary (`_vocab`, `_id_to_token`), the special tokens, and how one text becomes
+an `Encoding` (`_encode_text`) and how tokens become text (`convert_tokens_to_string`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,12 @@ from deberta_np.tokenizer.encoding import (
     TRUNCATION_STRATEGIES,
     BatchEncoding,
     Encoding,
+    Template,
     pad_batch,
     to_numpy,
     truncate_pair,
 )
+from deberta_np.tokenizer.normalizer import WHITE_SPACE
 
 VERY_LARGE_INTEGER = int(1e30)
 LARGE_INTEGER = int(1e20)
@@ -144,8 +147,218 @@ def parse_token_id(value: Any, what: str) -> int:
     return value
 
 
+def read_added_tokens(path: Path) -> list[tuple[int, AddedToken]]:
+    """`added_tokens.json` ({token: id}), as (id, token) pairs; none if the file does not exist."""
+    if not path.exists():
+        return []
+    table = read_json(path)
+    if not isinstance(table, dict):
+        raise TokenizerError(f"{path}: expected an object mapping token strings to integer ids")
+    return [
+        (parse_token_id(i, f"{path}: token {t[:80]!r}: id"), AddedToken(t, special=False, normalized=True))
+        for t, i in table.items()
+    ]
+
+
+def read_tokenizer_json(path: Path, model_type: str, what: str) -> tuple[dict, dict, list, Template | None]:
+    """What every HF `tokenizer.json` holds, whatever its model: the file, its `model` section (whose type must
+    be `model_type`; `what` names it in the error), the added tokens as (id, token) pairs and the
+    TemplateProcessing post-processor as a `Template` (None without one)."""
+    data = read_json(path)
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict) or model.get("type") != model_type:
+        raise ValueError(f"{path}: expected {what} ('model': {{'type': '{model_type}', ...}})")
+    added = [
+        (
+            parse_token_id(t.get("id") if isinstance(t, dict) else t, f"{path}: added_tokens id"),
+            added_token_entry(t, str(path)),
+        )
+        for t in data.get("added_tokens") or []
+    ]
+    template = None
+    post = data.get("post_processor") or {}
+    if post.get("type") == "TemplateProcessing":
+        specials = post.get("special_tokens", {})
+
+        def items(spec: list) -> tuple:
+            out = []
+            for piece in spec:
+                if "Sequence" in piece:
+                    out.append((piece["Sequence"]["id"], piece["Sequence"]["type_id"]))
+                else:
+                    name = piece["SpecialToken"]["id"]
+                    out.append(
+                        (
+                            specials[name]["ids"][0],
+                            specials[name]["tokens"][0],
+                            piece["SpecialToken"]["type_id"],
+                        )
+                    )
+            return tuple(out)
+
+        try:
+            template = Template(single=items(post["single"]), pair=items(post["pair"]))
+        except (KeyError, IndexError, TypeError):
+            raise ValueError(f"{path}: post_processor is not a valid TemplateProcessing") from None
+    return data, model, added, template
+
+
+def clean_up_tokenization(text: str) -> str:
+    """transformers' `clean_up_tokenization`: remove the space before punctuation and English contractions."""
+    for old, new in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                     (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):  # fmt: skip
+        text = text.replace(old, new)
+    return text
+
+
+def split_added(text: str, start: int, end: int, pattern: Any, by_content: Mapping, out: list) -> None:
+    """Append to `out` the (start, end, added_token_id or None) segments of `text[start:end]`, None for ordinary
+    text, cutting out the added tokens `pattern` finds (`by_content`: matched text -> (id, AddedToken)) as the
+    reference does: a single_word token only between non-word characters, lstrip/rstrip absorbing the Unicode
+    White_Space next to it."""
+    pos = start
+    for m in pattern.finditer(text, start, end):
+        a, b = m.span()
+        token_id, token = by_content[m.group()]
+        if token.single_word and (
+            (a > 0 and _is_word_char(text[a - 1])) or (b < len(text) and _is_word_char(text[b]))
+        ):
+            continue
+        if token.lstrip:
+            while a > pos and text[a - 1] in WHITE_SPACE:
+                a -= 1
+        if token.rstrip:
+            while b < end and text[b] in WHITE_SPACE:
+                b += 1
+        if a > pos:
+            out.append((pos, a, None))
+        out.append((a, b, token_id))
+        pos = b
+    if pos < end:
+        out.append((pos, end, None))
+
+
 class TokenizerBase:
     """The tokenizer API shared by DebertaTokenizer (v1) and DebertaV2Tokenizer (v2/v3)."""
+
+    # --- construction (what both constructors and both from_pretrained share) ---------------------------------
+
+    def _set_options(
+        self,
+        model_max_length: Any,
+        padding_side: str,
+        truncation_side: str,
+        clean_up_tokenization_spaces: bool,
+        special_tokens: dict[str, str] | None,
+    ) -> None:
+        """Check and set the options every tokenizer takes."""
+        for name, value in (("padding_side", padding_side), ("truncation_side", truncation_side)):
+            if value not in ("right", "left"):
+                raise ValueError(f"{name} must be 'right' or 'left', got {value!r}")
+        self.model_max_length = max_length_option(model_max_length)
+        self.padding_side = padding_side
+        self.truncation_side = truncation_side
+        self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
+        self.special_tokens = {**DEFAULT_SPECIAL_TOKENS, **(special_tokens or {})}
+
+    def _add_tokens_and_specials(
+        self, added_tokens: Iterable[tuple[int, AddedToken]], special: Callable[[str, str], AddedToken]
+    ) -> None:
+        """Register the given added tokens, then each special token not among them (`special(attr, content)`
+        makes its AddedToken: the flags transformers creates it with); a token not in the vocabulary gets the
+        next free id. Then refuse ids the table could not hold (`_check_ids`)."""
+        self._added: dict[int, AddedToken] = {}
+        for token_id, token in added_tokens:
+            self._add_token(token, token_id)
+        for attr in SPECIAL_TOKEN_ATTRIBUTES:
+            content = self.special_tokens[attr]
+            if content is not None and content not in {t.content for t in self._added.values()}:
+                self._add_token(special(attr, content))
+        self._check_ids()
+
+    def _default_template(self) -> Template:
+        """`[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]`, the second text's tokens with type id 1."""
+        cls, sep = (self.cls_token_id, self.cls_token, 0), (self.sep_token_id, self.sep_token, 0)
+        return Template(single=(cls, ("A", 0), sep), pair=(cls, ("A", 0), sep, ("B", 1), (*sep[:2], 1)))
+
+    @staticmethod
+    def _read_configs(directory: str | os.PathLike) -> tuple[Path, dict, dict]:
+        """`from_pretrained`'s start: the directory, its tokenizer_config.json and special_tokens_map.json (empty
+        objects for missing files)."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FileNotFoundError(f"{directory}: not a directory")
+        configs = []
+        for name in ("tokenizer_config.json", "special_tokens_map.json"):
+            path = directory / name
+            content = read_json(path) if path.exists() else {}
+            if not isinstance(content, dict):
+                raise ValueError(f"{path}: expected a JSON object")
+            configs.append(content)
+        return directory, configs[0], configs[1]
+
+    @classmethod
+    def _from_configs(
+        cls,
+        directory: Path,
+        config: dict,
+        special_map: dict,
+        added: list[tuple[int, AddedToken]],
+        overrides: dict[str, Any],
+        option_names: Sequence[str],
+        make: Callable[..., Any],
+    ) -> Any:
+        """`from_pretrained`'s end: the added tokens of the files (`added` from the vocabulary files, then
+        added_tokens.json, then tokenizer_config.json's added_tokens_decoder), the special tokens (the config, then
+        special_tokens_map.json, then `overrides`) and the options `option_names` (the config, then `overrides`),
+        given to `make`; an error of the constructor names the directory."""
+        config_path = directory / "tokenizer_config.json"
+        added = added + read_added_tokens(directory / "added_tokens.json")
+        decoder = config.get("added_tokens_decoder") or {}
+        if not isinstance(decoder, dict):
+            raise TokenizerError(f"{config_path}: added_tokens_decoder must be an object")
+        for key, entry in decoder.items():
+            index = parse_token_id(key, f"{config_path}: added_tokens_decoder key")
+            added.append((index, added_token_entry(entry, str(config_path))))
+        specials = {}
+        for source in (config, special_map):
+            for attr in SPECIAL_TOKEN_ATTRIBUTES:
+                value = source.get(attr)
+                if value is not None:
+                    specials[attr] = value["content"] if isinstance(value, dict) else value
+        for attr in SPECIAL_TOKEN_ATTRIBUTES:
+            if attr in overrides:
+                specials[attr] = overrides.pop(attr)
+        options = {key: config[key] for key in option_names if config.get(key) is not None}
+        options.update(overrides)
+        try:
+            return make(added_tokens=added, special_tokens=specials, **options)
+        except (ConfigError, TokenizerError) as error:  # name the files where the constructor could not
+            if str(directory) in str(error):
+                raise
+            raise type(error)(f"{directory}: {error}") from None
+
+    def _save_configs(
+        self, directory: Path, config: dict[str, Any], extra: dict[str, Any]
+    ) -> tuple[str, ...]:
+        """Write tokenizer_config.json (`config` plus the added tokens, options and special tokens every tokenizer
+        saves), special_tokens_map.json and the JSON files `extra`; their paths."""
+        config = {
+            **config,
+            "added_tokens_decoder": {str(i): added_token_json(t) for i, t in sorted(self._added.items())},
+            "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
+            "padding_side": self.padding_side,
+            "truncation_side": self.truncation_side,
+            **self.special_tokens_map,
+        }
+        if self.model_max_length <= LARGE_INTEGER:
+            config["model_max_length"] = self.model_max_length
+        paths = {"tokenizer_config.json": config, "special_tokens_map.json": self.special_tokens_map, **extra}
+        for name, content in paths.items():
+            (directory / name).write_text(
+                json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+        return tuple(str(directory / name) for name in paths)
 
     def _check_ids(self) -> None:
         """Refuse ids beyond what the vocabulary and the added tokens can number: the id table is as long as
@@ -743,6 +956,54 @@ class TokenizerBase:
         result = out if batched else {k: v[0] for k, v in out.items()}
         return BatchEncoding(to_numpy(result) if return_tensors == "np" else result, [])
 
+    def _encode_words(self, words: Sequence[str], details: bool) -> Encoding:
+        """Pre-split input: each word is encoded on its own (`_encode_word`), offsets relative to the word, its
+        index as the word id."""
+        ids: list[int] = []
+        tokens: list[str] = []
+        offsets: list[tuple[int, int]] = []
+        word_ids: list[int | None] = []
+        for index, word in enumerate(words):
+            e = self._encode_word(word, details)
+            ids += e.ids
+            if details:
+                tokens += e.tokens
+                offsets += e.offsets
+                word_ids += [index] * len(e.ids)
+        if not details:
+            return Encoding.from_sequence(ids, None, None, None)
+        return Encoding.from_sequence(ids, tokens, offsets, word_ids)
+
+    def _encode_word(self, word: str, details: bool) -> Encoding:
+        return self._encode_text(word, details)
+
+    # --- ids -> text ------------------------------------------------------------------------------------------
+
+    def decode(
+        self,
+        token_ids: int | Sequence[int] | Any,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+    ) -> str:
+        """Text of `token_ids`, as the reference tokenizer decodes them (`convert_tokens_to_string`); an id outside
+        the vocabulary raises ValueError."""
+        ids = _as_id_list(token_ids, "token_ids")
+        n = len(self._id_to_token)
+        tokens = []
+        for i in ids:
+            if not 0 <= i < n or self._id_to_token[i] is None:
+                raise ValueError(f"token_ids: {i} is not an id of this vocabulary (0..{n - 1})")
+            if skip_special_tokens and i in self._special_ids:
+                continue
+            tokens.append(self._id_to_token[i])
+        text = self.convert_tokens_to_string(tokens)
+        cleanup = (
+            self.clean_up_tokenization_spaces
+            if clean_up_tokenization_spaces is None
+            else clean_up_tokenization_spaces
+        )
+        return clean_up_tokenization(text) if cleanup else text
+
     def batch_decode(
         self,
         sequences: Sequence[Sequence[int]] | Any,
@@ -762,3 +1023,34 @@ def _is_int(value: Any) -> bool:
 def _describe(value: Any) -> str:
     text = repr(value)
     return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _as_id_list(token_ids: Any, name: str) -> list[int]:
+    if _is_int(token_ids):
+        return [int(token_ids)]
+    if hasattr(token_ids, "tolist"):  # NumPy/CuPy arrays
+        token_ids = token_ids.tolist()
+        if isinstance(token_ids, int):
+            return [token_ids]
+    if isinstance(token_ids, (str, bytes)) or not isinstance(token_ids, Iterable):
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {_describe(token_ids)}")
+    ids = list(token_ids)
+    for i in ids:
+        if not _is_int(i):
+            raise TypeError(f"{name} must hold ints, got {_describe(i)}")
+    return [int(i) for i in ids]
+
+
+def _surrogate_error(text: str) -> ValueError:
+    """The error for a text with a lone surrogate (it has no UTF-8 form, so no tokens)."""
+    for i, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":
+            return ValueError(
+                f"text contains a lone surrogate U+{ord(ch):04X} at index {i}; it has no UTF-8 form "
+                "(decode with errors='replace'?)"
+            )
+    return ValueError("text is not encodable as UTF-8")

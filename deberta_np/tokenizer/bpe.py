@@ -281,6 +281,15 @@ class ByteLevelBPE:
         ranks = list(queues)
         heapq.heapify(ranks)
         pop, push = heapq.heappop, heapq.heappush
+
+        def queue_pair(v: int, pos: int) -> None:  # wait for the pair's round (its rank: v >> shift)
+            queue = queues.get(v >> shift)
+            if queue is None:
+                queues[v >> shift] = [pos]
+                push(ranks, v >> shift)
+            else:
+                queue.append(pos)
+
         while ranks:
             rank = pop(ranks)
             batch = queues.pop(rank)
@@ -298,23 +307,13 @@ class ByteLevelBPE:
                 if k >= 0:
                     before[k] = i
                     v = lookup(merged << shift | symbols[k])
-                    if v is not None:  # queue the new pair on the right (inline: this loop is the hot path)
-                        queue = queues.get(v >> shift)
-                        if queue is None:
-                            queues[v >> shift] = [i]
-                            push(ranks, v >> shift)
-                        else:
-                            queue.append(i)
+                    if v is not None:
+                        queue_pair(v, i)
                 h = before[i]
                 if h >= 0:
                     v = lookup(symbols[h] << shift | merged)
-                    if v is not None:  # and the one on the left
-                        queue = queues.get(v >> shift)
-                        if queue is None:
-                            queues[v >> shift] = [h]
-                            push(ranks, v >> shift)
-                        else:
-                            queue.append(h)
+                    if v is not None:
+                        queue_pair(v, h)
         return [names[s] if s >= 0 else word[i] for i, s in enumerate(symbols) if s != -2]
 
     def _build_pair_table(self) -> tuple[dict[str, int], dict[int, int], list[str], int]:

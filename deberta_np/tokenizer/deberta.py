@@ -29,27 +29,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any, ClassVar
 
 import regex
 
-from deberta_np.errors import ConfigError, TokenizerError
 from deberta_np.tokenizer.base import (
-    DEFAULT_SPECIAL_TOKENS,
-    LARGE_INTEGER,
-    SPECIAL_TOKEN_ATTRIBUTES,
     VERY_LARGE_INTEGER,
     AddedToken,
     TokenizerBase,
-    _describe,
-    _is_int,
-    added_token_entry,
-    added_token_json,
-    max_length_option,
-    parse_token_id,
+    _surrogate_error,
+    read_tokenizer_json,
+    split_added,
 )
 from deberta_np.tokenizer.base import read_json as _read_json
 from deberta_np.tokenizer.bpe import (
@@ -74,11 +67,6 @@ CONFIG_OPTIONS = (
     "padding_side",
     "truncation_side",
     "clean_up_tokenization_spaces",
-)
-# Unicode White_Space: what Rust's char::is_whitespace (used for lstrip/rstrip by the reference) accepts.
-WHITE_SPACE = frozenset(
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000"
 )
 
 
@@ -109,30 +97,22 @@ class DebertaTokenizer(TokenizerBase):
         template: Template | None = None,
         cache_size: int | None = None,
     ) -> None:
-        for name, value in (("padding_side", padding_side), ("truncation_side", truncation_side)):
-            if value not in ("right", "left"):
-                raise ValueError(f"{name} must be 'right' or 'left', got {value!r}")
+        self._set_options(
+            model_max_length, padding_side, truncation_side, clean_up_tokenization_spaces, special_tokens
+        )
         self.add_prefix_space = bool(add_prefix_space)
-        self.model_max_length = max_length_option(model_max_length)
-        self.padding_side = padding_side
-        self.truncation_side = truncation_side
-        self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
-        self.special_tokens = {**DEFAULT_SPECIAL_TOKENS, **(special_tokens or {})}
 
         self._base_vocab = dict(vocab)
         self._merges = list(merges)
         self._vocab = dict(vocab)
         # Added tokens: given ones first, then each special token, with the mask token absorbing the space on its
-        # left (HF: AddedToken("[MASK]", lstrip=True)); a token not in the vocabulary gets the next free id.
-        self._added: dict[int, AddedToken] = {}
-        for token_id, token in added_tokens:
-            self._add_token(token, token_id)
-        for attr in SPECIAL_TOKEN_ATTRIBUTES:
-            content = self.special_tokens[attr]
-            if content is not None and content not in {t.content for t in self._added.values()}:
-                mask = attr == "mask_token"  # as transformers creates it: lstrip and normalized
-                self._add_token(AddedToken(content, lstrip=mask, normalized=mask, special=True))
-        self._check_ids()
+        # left (as transformers creates it: AddedToken("[MASK]", lstrip=True, normalized=True)).
+        self._add_tokens_and_specials(
+            added_tokens,
+            lambda attr, content: AddedToken(
+                content, lstrip=attr == "mask_token", normalized=attr == "mask_token", special=True
+            ),
+        )
         self._id_to_token: list[str | None] = [None] * (max(self._vocab.values(), default=-1) + 1)
         for token, token_id in self._vocab.items():
             self._id_to_token[token_id] = token
@@ -142,16 +122,7 @@ class DebertaTokenizer(TokenizerBase):
         self.bpe = ByteLevelBPE(self._base_vocab, self._merges, unk_id=self._vocab.get(unk), **kwargs)
         self._pattern = regex.compile(GPT2_PATTERN)
         self._build_matchers()
-        self.template = template or Template(
-            single=((self.cls_token_id, self.cls_token, 0), ("A", 0), (self.sep_token_id, self.sep_token, 0)),
-            pair=(
-                (self.cls_token_id, self.cls_token, 0),
-                ("A", 0),
-                (self.sep_token_id, self.sep_token, 0),
-                ("B", 1),
-                (self.sep_token_id, self.sep_token, 1),
-            ),
-        )
+        self.template = template or self._default_template()
 
     # --- construction -------------------------------------------------------------------------------------------
 
@@ -175,19 +146,7 @@ class DebertaTokenizer(TokenizerBase):
         """Load from a directory with `vocab.json` + `merges.txt` (and optionally `tokenizer_config.json`,
         `special_tokens_map.json`, `added_tokens.json`), or with only an HF `tokenizer.json`.
         Keyword arguments override the files (`add_prefix_space=True`, `model_max_length=512`, ...)."""
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise FileNotFoundError(f"{directory}: not a directory")
-        config = (
-            _read_json(directory / "tokenizer_config.json")
-            if (directory / "tokenizer_config.json").exists()
-            else {}
-        )
-        special_map = (
-            _read_json(directory / "special_tokens_map.json")
-            if (directory / "special_tokens_map.json").exists()
-            else {}
-        )
+        directory, config, special_map = cls._read_configs(directory)
         added: list[tuple[int, AddedToken]] = []
         template = None
         if (directory / "vocab.json").exists() and (directory / "merges.txt").exists():
@@ -200,37 +159,15 @@ class DebertaTokenizer(TokenizerBase):
             config.setdefault("add_prefix_space", pre_tokenizer_prefix)
         else:
             raise FileNotFoundError(f"{directory}: needs vocab.json and merges.txt, or tokenizer.json")
-        added += read_added_tokens(directory / "added_tokens.json")
-        config_path = directory / "tokenizer_config.json"
-        decoder = config.get("added_tokens_decoder") or {}
-        if not isinstance(decoder, dict):
-            raise TokenizerError(f"{config_path}: added_tokens_decoder must be an object")
-        for key, entry in decoder.items():
-            added.append(
-                (
-                    parse_token_id(key, f"{config_path}: added_tokens_decoder key"),
-                    added_token_entry(entry, str(config_path)),
-                )
-            )
-        specials = {}
-        for source in (config, special_map):
-            for attr in SPECIAL_TOKEN_ATTRIBUTES:
-                if source.get(attr) is not None:
-                    value = source[attr]
-                    specials[attr] = value["content"] if isinstance(value, dict) else value
-        for attr in SPECIAL_TOKEN_ATTRIBUTES:
-            if attr in overrides:
-                specials[attr] = overrides.pop(attr)
-        options = {key: config[key] for key in CONFIG_OPTIONS if config.get(key) is not None}
-        options.update(overrides)
-        try:
-            return cls(
-                vocab, merges, added_tokens=added, special_tokens=specials, template=template, **options
-            )
-        except (ConfigError, TokenizerError) as error:  # name the files where the constructor could not
-            if str(directory) in str(error):
-                raise
-            raise type(error)(f"{directory}: {error}") from None
+        return cls._from_configs(
+            directory,
+            config,
+            special_map,
+            added,
+            overrides,
+            CONFIG_OPTIONS,
+            lambda **options: cls(vocab, merges, template=template, **options),
+        )
 
     @classmethod
     def from_gpt2_files(
@@ -283,31 +220,12 @@ class DebertaTokenizer(TokenizerBase):
         if not any(c in text for c in self._added_first_chars):
             return segments
         for pattern, by_content in self._matchers:
-            out = []
+            out: list[tuple[int, int, int | None]] = []
             for start, end, token_id in segments:
-                if token_id is not None:
+                if token_id is None:
+                    split_added(text, start, end, pattern, by_content, out)
+                else:
                     out.append((start, end, token_id))
-                    continue
-                pos = start
-                for m in pattern.finditer(text, start, end):
-                    a, b = m.span()
-                    added_id, token = by_content[m.group()]
-                    if token.single_word and (
-                        (a > 0 and _is_word_char(text[a - 1])) or (b < len(text) and _is_word_char(text[b]))
-                    ):
-                        continue
-                    if token.lstrip:
-                        while a > pos and text[a - 1] in WHITE_SPACE:
-                            a -= 1
-                    if token.rstrip:
-                        while b < end and text[b] in WHITE_SPACE:
-                            b += 1
-                    if a > pos:
-                        out.append((pos, a, None))
-                    out.append((a, b, added_id))
-                    pos = b
-                if pos < end:
-                    out.append((pos, end, None))
             segments = out
         return segments
 
@@ -384,53 +302,14 @@ class DebertaTokenizer(TokenizerBase):
 
     # --- __call__ -----------------------------------------------------------------------------------------------
 
-    def _encode_words(self, words: Sequence[str], details: bool) -> Encoding:
-        """Pre-split input: each word is encoded on its own (offsets relative to the word, word id = its index)."""
-        ids: list[int] = []
-        tokens: list[str] = []
-        offsets: list[tuple[int, int]] = []
-        word_ids: list[int | None] = []
-        for index, word in enumerate(words):
-            # Every word gets the prefix space: slow always adds it to pre-split words, and fast requires
-            # add_prefix_space=True for them.
-            e = self._encode_text(word, details, add_prefix_space=True)
-            ids += e.ids
-            if details:
-                tokens += e.tokens
-                offsets += e.offsets
-                word_ids += [index] * len(e.ids)
-        if not details:
-            return Encoding.from_sequence(ids, None, None, None)
-        return Encoding.from_sequence(ids, tokens, offsets, word_ids)
+    def _encode_word(self, word: str, details: bool) -> Encoding:
+        # Every pre-split word gets the prefix space: slow always adds it to pre-split words, and fast requires
+        # add_prefix_space=True for them.
+        return self._encode_text(word, details, add_prefix_space=True)
 
     # --- argument checks ----------------------------------------------------------------------------------------
 
     # --- ids -> text --------------------------------------------------------------------------------------------
-
-    def decode(
-        self,
-        token_ids: int | Sequence[int] | Any,
-        skip_special_tokens: bool = False,
-        clean_up_tokenization_spaces: bool | None = None,
-    ) -> str:
-        """Text of `token_ids` (bytes that are not valid UTF-8 become U+FFFD). Special tokens are written without
-        spaces around them (`'[CLS]Hello world[SEP]'`) unless skipped."""
-        ids = _as_id_list(token_ids, "token_ids")
-        n = len(self._id_to_token)
-        tokens = []
-        for i in ids:
-            if not 0 <= i < n or self._id_to_token[i] is None:
-                raise ValueError(f"token_ids: {i} is not an id of this vocabulary (0..{n - 1})")
-            if skip_special_tokens and i in self._special_ids:
-                continue
-            tokens.append(self._id_to_token[i])
-        text = self.convert_tokens_to_string(tokens)
-        cleanup = (
-            self.clean_up_tokenization_spaces
-            if clean_up_tokenization_spaces is None
-            else clean_up_tokenization_spaces
-        )
-        return clean_up_tokenization(text) if cleanup else text
 
     # --- saving -------------------------------------------------------------------------------------------------
 
@@ -466,28 +345,13 @@ class DebertaTokenizer(TokenizerBase):
         directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
         files = (*self.save_vocabulary(directory), self.save_tokenizer_json(directory / "tokenizer.json"))
-        decoder = {str(i): added_token_json(t) for i, t in sorted(self._added.items())}
-        config: dict[str, Any] = {
+        extra = {t.content: i for i, t in self._added.items() if t.content not in self._base_vocab}
+        own = {
             "tokenizer_class": "DebertaTokenizer",
             "add_prefix_space": self.add_prefix_space,
-            "added_tokens_decoder": decoder,
-            "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
             "errors": "replace",
-            "padding_side": self.padding_side,
-            "truncation_side": self.truncation_side,
-            **self.special_tokens_map,
         }
-        if self.model_max_length <= LARGE_INTEGER:
-            config["model_max_length"] = self.model_max_length
-        paths = {"tokenizer_config.json": config, "special_tokens_map.json": self.special_tokens_map}
-        extra = {t.content: i for i, t in self._added.items() if t.content not in self._base_vocab}
-        if extra:
-            paths["added_tokens.json"] = extra
-        for name, content in paths.items():
-            (directory / name).write_text(
-                json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-        return (*files, *(str(directory / name) for name in paths))
+        return (*files, *self._save_configs(directory, own, {"added_tokens.json": extra} if extra else {}))
 
     def __repr__(self) -> str:
         return (
@@ -497,14 +361,6 @@ class DebertaTokenizer(TokenizerBase):
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------
-
-
-def clean_up_tokenization(text: str) -> str:
-    """transformers' `clean_up_tokenization`: remove the space before punctuation and English contractions."""
-    for old, new in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-                     (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):  # fmt: skip
-        text = text.replace(old, new)
-    return text
 
 
 def read_vocab(path: Path) -> dict[str, int]:
@@ -543,25 +399,9 @@ def read_merges(path: Path) -> list[tuple[str, str]]:
     return merges
 
 
-def read_added_tokens(path: Path) -> list[tuple[int, AddedToken]]:
-    """`added_tokens.json` ({token: id}), as (id, token) pairs; none if the file does not exist."""
-    if not path.exists():
-        return []
-    table = _read_json(path)
-    if not isinstance(table, dict):
-        raise TokenizerError(f"{path}: expected an object mapping token strings to integer ids")
-    return [
-        (parse_token_id(i, f"{path}: token {t[:80]!r}: id"), AddedToken(t, special=False, normalized=True))
-        for t, i in table.items()
-    ]
-
-
 def _read_tokenizer_json(path: Path) -> tuple[dict, list, list, Template | None, bool]:
     """An HF `tokenizer.json` with a BPE model (the DeBERTa v1 fast tokenizer's format)."""
-    data = _read_json(path)
-    model = data.get("model") if isinstance(data, dict) else None
-    if not isinstance(model, dict) or model.get("type") != "BPE":
-        raise ValueError(f"{path}: expected a byte-level BPE model ('model': {{'type': 'BPE', ...}})")
+    data, model, added, template = read_tokenizer_json(path, "BPE", "a byte-level BPE model")
     vocab = model.get("vocab")
     if not isinstance(vocab, dict):
         raise ValueError(f"{path}: model.vocab must be an object")
@@ -571,65 +411,5 @@ def _read_tokenizer_json(path: Path) -> tuple[dict, list, list, Template | None,
         if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(s, str) and s for s in pair):
             raise ValueError(f"{path}: model.merges[{n}] is not a pair of symbols: {m!r}")
         merges.append((pair[0], pair[1]))
-    added = [
-        (
-            parse_token_id(t.get("id") if isinstance(t, dict) else t, f"{path}: added_tokens id"),
-            added_token_entry(t, str(path)),
-        )
-        for t in data.get("added_tokens") or []
-    ]
-    template = None
-    post = data.get("post_processor") or {}
-    if post.get("type") == "TemplateProcessing":
-        specials = post.get("special_tokens", {})
-
-        def items(spec: list) -> tuple:
-            out = []
-            for piece in spec:
-                if "Sequence" in piece:
-                    out.append((piece["Sequence"]["id"], piece["Sequence"]["type_id"]))
-                else:
-                    name = piece["SpecialToken"]["id"]
-                    out.append(
-                        (
-                            specials[name]["ids"][0],
-                            specials[name]["tokens"][0],
-                            piece["SpecialToken"]["type_id"],
-                        )
-                    )
-            return tuple(out)
-
-        template = Template(single=items(post["single"]), pair=items(post["pair"]))
     pre = data.get("pre_tokenizer") or {}
     return vocab, merges, added, template, bool(pre.get("add_prefix_space", False))
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
-def _as_id_list(token_ids: Any, name: str) -> list[int]:
-    if _is_int(token_ids):
-        return [int(token_ids)]
-    if hasattr(token_ids, "tolist"):  # NumPy/CuPy arrays
-        token_ids = token_ids.tolist()
-        if isinstance(token_ids, int):
-            return [token_ids]
-    if isinstance(token_ids, (str, bytes)) or not isinstance(token_ids, Iterable):
-        raise TypeError(f"{name} must be an int or a sequence of ints, got {_describe(token_ids)}")
-    ids = list(token_ids)
-    for i in ids:
-        if not _is_int(i):
-            raise TypeError(f"{name} must hold ints, got {_describe(i)}")
-    return [int(i) for i in ids]
-
-
-_SURROGATE = regex.compile(r"[\ud800-\udfff]")
-
-
-def _surrogate_error(text: str) -> ValueError:
-    m = _SURROGATE.search(text)
-    where = f" U+{ord(m.group()):04X} at index {m.start()}" if m else ""
-    return ValueError(
-        f"text contains a lone surrogate{where}; it has no UTF-8 form (decode with errors='replace'?)"
-    )

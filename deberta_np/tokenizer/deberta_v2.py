@@ -35,40 +35,29 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 import operator
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import regex
 
-from deberta_np.errors import ConfigError, TokenizerError
+from deberta_np.errors import TokenizerError
 from deberta_np.tokenizer.base import (
-    DEFAULT_SPECIAL_TOKENS,
-    LARGE_INTEGER,
-    SPECIAL_TOKEN_ATTRIBUTES,
     VERY_LARGE_INTEGER,
     AddedToken,
     TokenizerBase,
-    added_token_entry,
-    added_token_json,
-    max_length_option,
-    parse_token_id,
-)
-from deberta_np.tokenizer.base import read_json as _read_json
-from deberta_np.tokenizer.deberta import (
-    clean_up_tokenization,
-    read_added_tokens,
+    _surrogate_error,
+    read_tokenizer_json,
+    split_added,
 )
 from deberta_np.tokenizer.encoding import Encoding, Template
 from deberta_np.tokenizer.normalizer import (
     SPACE_SYMBOL,
-    WHITE_SPACE,
     Charsmap,
     metaspace,
     normalize_fast,
@@ -133,9 +122,9 @@ class DebertaV2Tokenizer(TokenizerBase):
     ) -> None:
         if reference not in REFERENCES:
             raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
-        for name, value in (("padding_side", padding_side), ("truncation_side", truncation_side)):
-            if value not in ("right", "left"):
-                raise ValueError(f"{name} must be 'right' or 'left', got {value!r}")
+        self._set_options(
+            model_max_length, padding_side, truncation_side, clean_up_tokenization_spaces, special_tokens
+        )
         if not isinstance(model, (ModelProto, str, os.PathLike)):
             raise TypeError(
                 f"model must be a path to an spm.model file or a ModelProto, got {type(model).__name__}"
@@ -165,11 +154,6 @@ class DebertaV2Tokenizer(TokenizerBase):
         self.reference = reference
         self.do_lower_case = bool(do_lower_case)
         self.split_by_punct = bool(split_by_punct)
-        self.model_max_length = max_length_option(model_max_length)
-        self.padding_side = padding_side
-        self.truncation_side = truncation_side
-        self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
-        self.special_tokens = {**DEFAULT_SPECIAL_TOKENS, **(special_tokens or {})}
 
         spec = model.normalizer_spec
         self.charsmap = (
@@ -196,30 +180,17 @@ class DebertaV2Tokenizer(TokenizerBase):
         # Added tokens: given ones, then the special tokens; a token missing from the pieces gets the next id
         # ([MASK] = 128000 for deberta-v3). Control pieces are special; [UNK] is matched on normalised text by
         # the fast tokenizer (transformers creates it with normalized=True).
-        self._added: dict[int, AddedToken] = {}
-        for token_id, token in added_tokens:
-            self._add_token(token, token_id)
-        for attr in SPECIAL_TOKEN_ATTRIBUTES:
-            content = self.special_tokens[attr]
-            if content is not None and content not in {t.content for t in self._added.values()}:
-                self._add_token(AddedToken(content, normalized=attr == "unk_token", special=True))
-        self._check_ids()
+        self._add_tokens_and_specials(
+            added_tokens,
+            lambda attr, content: AddedToken(content, normalized=attr == "unk_token", special=True),
+        )
         self._id_to_token: list[str | None] = [None] * (max(self._vocab.values(), default=-1) + 1)
         for token, token_id in self._vocab.items():
             if self._id_to_token[token_id] is None:
                 self._id_to_token[token_id] = token
         self._special_ids = frozenset(i for i, t in self._added.items() if t.special)
         self._build_matchers()
-        self.template = template or Template(
-            single=((self.cls_token_id, self.cls_token, 0), ("A", 0), (self.sep_token_id, self.sep_token, 0)),
-            pair=(
-                (self.cls_token_id, self.cls_token, 0),
-                ("A", 0),
-                (self.sep_token_id, self.sep_token, 0),
-                ("B", 1),
-                (self.sep_token_id, self.sep_token, 1),
-            ),
-        )
+        self.template = template or self._default_template()
 
     def _build_matchers(self) -> None:
         """Regexes for the added tokens: longest first, so that the alternation picks the longest token at the
@@ -258,17 +229,7 @@ class DebertaV2Tokenizer(TokenizerBase):
         """Load from a directory with `spm.model` (and optionally `tokenizer_config.json`,
         `special_tokens_map.json`, `added_tokens.json`), or with only an HF `tokenizer.json` (Unigram model).
         Keyword arguments override the files (`reference="fast"`, `do_lower_case=True`, `model_max_length=512`)."""
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise FileNotFoundError(f"{directory}: not a directory")
-        config_path = directory / "tokenizer_config.json"
-        config = _read_json(config_path) if config_path.exists() else {}
-        if not isinstance(config, dict):
-            raise ValueError(f"{config_path}: expected a JSON object")
-        special_path = directory / "special_tokens_map.json"
-        special_map = _read_json(special_path) if special_path.exists() else {}
-        if not isinstance(special_map, dict):
-            raise ValueError(f"{special_path}: expected a JSON object")
+        directory, config, special_map = cls._read_configs(directory)
         added: list[tuple[int, AddedToken]] = []
         template = None
         tokenizer_json = None
@@ -285,31 +246,15 @@ class DebertaV2Tokenizer(TokenizerBase):
                 config.setdefault(key, value)
         else:
             raise FileNotFoundError(f"{directory}: needs spm.model (SentencePiece model) or tokenizer.json")
-        added += read_added_tokens(directory / "added_tokens.json")
-        decoder = config.get("added_tokens_decoder") or {}
-        if not isinstance(decoder, dict):
-            raise TokenizerError(f"{config_path}: added_tokens_decoder must be an object")
-        for key, entry in decoder.items():
-            index = parse_token_id(key, f"{config_path}: added_tokens_decoder key")
-            added.append((index, added_token_entry(entry, str(config_path))))
-        specials = {}
-        for source in (config, special_map):
-            for attr in SPECIAL_TOKEN_ATTRIBUTES:
-                value = source.get(attr)
-                if value is not None:
-                    specials[attr] = value["content"] if isinstance(value, dict) else value
-        for attr in SPECIAL_TOKEN_ATTRIBUTES:
-            if attr in overrides:
-                specials[attr] = overrides.pop(attr)
-        options = {key: config[key] for key in CONFIG_OPTIONS if config.get(key) is not None}
-        options.update(overrides)
-        try:
-            tok = cls(model, added_tokens=added, special_tokens=specials, template=template, **options)
-        except (ConfigError, TokenizerError) as error:  # name the files where the constructor could not
-            if str(directory) in str(error):
-                raise
-            raise type(error)(f"{directory}: {error}") from None
-        return tok
+        return cls._from_configs(
+            directory,
+            config,
+            special_map,
+            added,
+            overrides,
+            CONFIG_OPTIONS,
+            lambda **options: cls(model, template=template, **options),
+        )
 
     def save_vocabulary(
         self, save_directory: str | os.PathLike, filename_prefix: str | None = None
@@ -357,26 +302,9 @@ class DebertaV2Tokenizer(TokenizerBase):
         directory.mkdir(parents=True, exist_ok=True)
         files: tuple[str, ...] = self.save_vocabulary(directory) if self._model_bytes is not None else ()
         files += (self.save_tokenizer_json(directory / "tokenizer.json"),)
-        decoder = {str(i): added_token_json(t) for i, t in sorted(self._added.items())}
-        config: dict[str, Any] = {
-            "tokenizer_class": "DebertaV2Tokenizer",
-            "added_tokens_decoder": decoder,
-            "do_lower_case": self.do_lower_case,
-            "split_by_punct": self.split_by_punct,
-            "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
-            "padding_side": self.padding_side,
-            "truncation_side": self.truncation_side,
-            "vocab_type": "spm",
-            **self.special_tokens_map,
-        }
-        if self.model_max_length <= LARGE_INTEGER:
-            config["model_max_length"] = self.model_max_length
-        paths = {"tokenizer_config.json": config, "special_tokens_map.json": self.special_tokens_map}
-        for name, content in paths.items():
-            (directory / name).write_text(
-                json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-        return (*files, *(str(directory / name) for name in paths))
+        own = {"tokenizer_class": "DebertaV2Tokenizer", "do_lower_case": self.do_lower_case,
+               "split_by_punct": self.split_by_punct, "vocab_type": "spm"}  # fmt: skip
+        return (*files, *self._save_configs(directory, own, {}))
 
     # --- vocabulary (shared with the v1 tokenizer) ----------------------------------------------------------------
 
@@ -403,31 +331,13 @@ class DebertaV2Tokenizer(TokenizerBase):
 
     def _split_added(self, text: str, matcher: _Matcher | None) -> list[tuple[int, int, int | None]]:
         """Cut `text` into (start, end, added_token_id or None) segments, None for ordinary text."""
-        if matcher is None or not any(map(text.__contains__, matcher.by_content)):
-            return [
-                (0, len(text), None)
-            ]  # (str.__contains__ is a C-speed scan; the regex only runs on a hit)
         out: list[tuple[int, int, int | None]] = []
-        pos = 0
-        for m in matcher.pattern.finditer(text):
-            a, b = m.span()
-            token_id, token = matcher.by_content[m.group()]
-            if token.single_word and (
-                (a > 0 and _is_word_char(text[a - 1])) or (b < len(text) and _is_word_char(text[b]))
-            ):
-                continue
-            if token.lstrip:
-                while a > pos and text[a - 1] in WHITE_SPACE:
-                    a -= 1
-            if token.rstrip:
-                while b < len(text) and text[b] in WHITE_SPACE:
-                    b += 1
-            if a > pos:
-                out.append((pos, a, None))
-            out.append((a, b, token_id))
-            pos = b
-        if pos < len(text):
-            out.append((pos, len(text), None))
+        if matcher is None or not any(map(text.__contains__, matcher.by_content)):
+            out.append(
+                (0, len(text), None)
+            )  # (str.__contains__ is a C-speed scan; the regex only runs on a hit)
+        else:
+            split_added(text, 0, len(text), matcher.pattern, matcher.by_content, out)
         return out
 
     def _encode_text(self, text: str, details: bool) -> Encoding:
@@ -449,23 +359,8 @@ class DebertaV2Tokenizer(TokenizerBase):
             Encoding.from_sequence(out.ids, None, None, None)
         )  # fmt: skip
 
-    def _encode_words(self, words: Sequence[str], details: bool) -> Encoding:
-        """Pre-split input: each word is encoded on its own, with its own "▁" (both references do: the slow
-        tokenizer puts a space before each word); offsets are relative to the word, word ids are its index."""
-        ids: list[int] = []
-        tokens: list[str] = []
-        offsets: list[tuple[int, int]] = []
-        word_ids: list[int | None] = []
-        for index, word in enumerate(words):
-            e = self._encode_text(word, details)
-            ids += e.ids
-            if details:
-                tokens += e.tokens
-                offsets += e.offsets
-                word_ids += [index] * len(e.ids)
-        if not details:
-            return Encoding.from_sequence(ids, None, None, None)
-        return Encoding.from_sequence(ids, tokens, offsets, word_ids)
+    # Pre-split input (TokenizerBase._encode_words): each word is encoded on its own, with its own "▁" (both
+    # references do: the slow tokenizer puts a space before each word).
 
     def _lower(self, text: str) -> tuple[str, list[int] | None]:
         """Lowercase character by character (both transformers tokenizers do: no final-sigma rule), with the
@@ -625,31 +520,6 @@ class DebertaV2Tokenizer(TokenizerBase):
             out.append(data.decode("utf-8", "replace"))
         return "".join(out)
 
-    def decode(
-        self,
-        token_ids: int | Sequence[int] | Any,
-        skip_special_tokens: bool = False,
-        clean_up_tokenization_spaces: bool | None = None,
-    ) -> str:
-        """Text of `token_ids`, as the reference tokenizer decodes it (`reference="sentencepiece"`: bytes pieces
-        become text; `"fast"`: they stay `<0x..>`, as DebertaV2TokenizerFast has no byte-fallback decoder)."""
-        ids = _as_id_list(token_ids, "token_ids")
-        n = len(self._id_to_token)
-        tokens = []
-        for i in ids:
-            if not 0 <= i < n or self._id_to_token[i] is None:
-                raise ValueError(f"token_ids: {i} is not an id of this vocabulary (0..{n - 1})")
-            if skip_special_tokens and i in self._special_ids:
-                continue
-            tokens.append(self._id_to_token[i])
-        text = self.convert_tokens_to_string(tokens)
-        cleanup = (
-            self.clean_up_tokenization_spaces
-            if clean_up_tokenization_spaces is None
-            else clean_up_tokenization_spaces
-        )
-        return clean_up_tokenization(text) if cleanup else text
-
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(vocab_size={self.vocab_size}, reference={self.reference!r}, "
@@ -740,23 +610,13 @@ def _read_tokenizer_json(path: Path) -> tuple[ModelProto, list, Template | None,
     """An HF `tokenizer.json` with a Unigram model (what DebertaV2TokenizerFast saves). Piece types are not in
     the file: added special tokens count as control pieces, the unk id as the unknown piece, "<0x00>".."<0xFF>"
     as byte pieces (whose presence means the SentencePiece model had byte_fallback), the rest as normal."""
-    data = _read_json(path)
-    model = data.get("model") if isinstance(data, dict) else None
-    if not isinstance(model, dict) or model.get("type") != "Unigram":
-        raise ValueError(f"{path}: expected a Unigram model ('model': {{'type': 'Unigram', ...}})")
+    data, model, added, template = read_tokenizer_json(path, "Unigram", "a Unigram model")
     vocab = model.get("vocab")
     if not isinstance(vocab, list) or not vocab:
         raise ValueError(f"{path}: model.vocab must be a non-empty list of [piece, score] pairs")
     unk_id = model.get("unk_id")
     if not isinstance(unk_id, int) or isinstance(unk_id, bool) or not 0 <= unk_id < len(vocab):
         raise ValueError(f"{path}: model.unk_id must be an id of model.vocab, got {unk_id!r}")
-    added = [
-        (
-            parse_token_id(t.get("id") if isinstance(t, dict) else t, f"{path}: added_tokens id"),
-            added_token_entry(t, str(path)),
-        )
-        for t in data.get("added_tokens") or []
-    ]
     special_ids = {i for i, t in added if t.special}
     byte_pieces = {f"<0x{b:02X}>" for b in range(256)}
     pieces = []
@@ -798,31 +658,6 @@ def _read_tokenizer_json(path: Path) -> tuple[ModelProto, list, Template | None,
     for entry in pre.get("pretokenizers") or [pre]:
         if isinstance(entry, dict) and entry.get("type") == "Punctuation":
             options["split_by_punct"] = True
-    template = None
-    post = data.get("post_processor") or {}
-    if post.get("type") == "TemplateProcessing":
-        specials = post.get("special_tokens", {})
-
-        def items(spec: list) -> tuple:
-            out = []
-            for item in spec:
-                if "Sequence" in item:
-                    out.append((item["Sequence"]["id"], item["Sequence"]["type_id"]))
-                else:
-                    name = item["SpecialToken"]["id"]
-                    out.append(
-                        (
-                            specials[name]["ids"][0],
-                            specials[name]["tokens"][0],
-                            item["SpecialToken"]["type_id"],
-                        )
-                    )
-            return tuple(out)
-
-        try:
-            template = Template(single=items(post["single"]), pair=items(post["pair"]))
-        except (KeyError, IndexError, TypeError):
-            raise ValueError(f"{path}: post_processor is not a valid TemplateProcessing") from None
     trainer = TrainerSpec(vocab_size=len(pieces), byte_fallback=byte_fallback, unk_id=unk_id,
                           unk_piece=pieces[unk_id].piece)  # fmt: skip
     return (
@@ -831,42 +666,3 @@ def _read_tokenizer_json(path: Path) -> tuple[ModelProto, list, Template | None,
         template,
         options,
     )
-
-
-# --- helpers -------------------------------------------------------------------------------------------------------
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
-def _is_int(value: Any) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or type(value).__name__.startswith(
-        ("int", "uint")
-    )
-
-
-def _as_id_list(token_ids: Any, name: str) -> list[int]:
-    if _is_int(token_ids):
-        return [int(token_ids)]
-    if hasattr(token_ids, "tolist"):  # NumPy/CuPy arrays
-        token_ids = token_ids.tolist()
-        if isinstance(token_ids, int):
-            return [token_ids]
-    if isinstance(token_ids, (str, bytes)) or not isinstance(token_ids, Iterable):
-        raise TypeError(f"{name} must be an int or a sequence of ints, got {type(token_ids).__name__}")
-    ids = list(token_ids)
-    for i in ids:
-        if not _is_int(i):
-            raise TypeError(f"{name} must hold ints, got {type(i).__name__} {i!r}")
-    return [int(i) for i in ids]
-
-
-def _surrogate_error(text: str) -> ValueError:
-    for i, ch in enumerate(text):
-        if "\ud800" <= ch <= "\udfff":
-            return ValueError(
-                f"text contains a lone surrogate U+{ord(ch):04X} at index {i}; it has no UTF-8 form "
-                "(decode with errors='replace'?)"
-            )
-    return ValueError("text is not encodable as UTF-8")

@@ -26,8 +26,6 @@ from deberta_np.errors import TokenizerError
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 PIECE_TYPES = {NORMAL: "NORMAL", UNKNOWN: "UNKNOWN", CONTROL: "CONTROL", USER_DEFINED: "USER_DEFINED",
                UNUSED: "UNUSED", BYTE: "BYTE"}  # fmt: skip
-# TrainerSpec.ModelType
-MODEL_TYPES = {1: "UNIGRAM", 2: "BPE", 3: "WORD", 4: "CHAR"}
 
 
 class Piece(NamedTuple):
