@@ -343,9 +343,8 @@ def inspect_checkpoint(model: str) -> dict[str, Any]:
     (with strict-loading results), plus notes on what the checkpoint cannot do (a v3 discriminator's fill-mask)."""
     from .checkpoint_files import find_checkpoint_files, read_state_dict
     from .config import DebertaV2Config, config_from_pretrained
-    from .parameters import canonical_names, masked_lm_head, select_parameters
+    from .parameters import RTD, canonical_names, discriminator_explanation, masked_lm_head, select_parameters
     from .pipelines import checkpoint_heads, resolve_model_path
-    from .pipelines.base import RTD
 
     path = resolve_model_path(model)
     config = config_from_pretrained(path)  # v2 configs as DebertaV2Config: their own parameter layout
@@ -362,11 +361,7 @@ def inspect_checkpoint(model: str) -> dict[str, Any]:
         if head == RTD:
             # No deberta_np (or transformers) class uses it; the loader skips it.
             loads[head] = "present (mask_predictions.*), not a task head: ignored when loading"
-            notes.append(
-                "replaced-token-detection discriminator (DeBERTa-v3 pretraining): it has an RTD head and no usable "
-                "masked-language-model head, so fill-mask refuses it; use it as an encoder (embed) or fine-tune "
-                "it for classification, NER or QA"
-            )
+            notes.append(discriminator_explanation(path))
             continue
         try:
             layout = masked_lm_head(canonical, config, str(path)) if head == "masked_lm" else head
