@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-WIDTHS = {"case": 30, "what": 42, "value": 10}  # with suite, limit and result: at most 120 columns
+WIDTHS = {"case": 30, "what": 40, "value": 12}  # with suite, limit and result: at most 120 columns
 
 
 def print_table(rows: list[dict[str, Any]], failures_only: bool = False) -> None:
