@@ -24,17 +24,12 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-MACHINE_PINS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # benchmarks/forward.py: measured as users run it
-if any(name in os.environ for name in MACHINE_PINS):  # run again without them (before numpy loads OpenBLAS)
-    os.execve(
-        sys.executable,
-        [sys.executable, *sys.argv],
-        {k: v for k, v in os.environ.items() if k not in MACHINE_PINS},
-    )
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.forward import reexec_as_user  # noqa: E402
+
+reexec_as_user()  # as users run it: again without the machine's OPENBLAS_CORETYPE/L2_SIZE, before numpy loads
 from conformance.tokenizer_corpus import load_corpus  # noqa: E402
 from conformance.tokenizer_files import DEBERTA_V1  # noqa: E402
 from deberta_np.tokenizer import DebertaTokenizer  # noqa: E402
