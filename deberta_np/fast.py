@@ -426,7 +426,8 @@ class FastDeberta:
     # Below this many tokens (B * L) one thread over NumPy's multi-threaded BLAS beats the worker threads over a
     # single-threaded one: per layer the workers add Python work (which the GIL serialises) and, cut by heads and
     # rows (fewer sequences than threads), 4 meetings; products of few tokens parallelise well inside BLAS.
-    # Measured on 2 cores (benchmarks/forward.py, --numpy-threads blas and workers; see README "Speed").
+    # From 2-core measurements (issue 15's: blas faster at 1x16 and 1x128, workers at 8x128, 32x128 and 1x512 by
+    # shards; one noisy in-process comparison: workers slightly ahead at 2x128 and 4x64, level at 1x384).
     workers_from_tokens_groups = 256  # cut by groups of sequences
     workers_from_tokens_shards = 384  # cut by heads and rows
 
