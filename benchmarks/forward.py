@@ -9,9 +9,14 @@ One random checkpoint, built once with transformers into --workdir and loaded by
 Each contender runs in its own process (imports and memory do not mix), with the same number of threads:
   * transformers: torch.set_num_threads(N), OMP/MKL_NUM_THREADS=N, under torch.inference_mode();
   * ONNX Runtime (if installed): the transformers model exported with torch.onnx.export, intra_op_num_threads=N;
-  * deberta_np: --numpy-threads workers (default): N worker threads of its own (DEBERTA_NP_THREADS=N), each
-    calling a single-threaded OpenBLAS (OPENBLAS_NUM_THREADS=1); or --numpy-threads blas: one thread calling an
-    N-threaded OpenBLAS (OPENBLAS_NUM_THREADS=N). The variables are set before numpy is imported.
+  * deberta_np: --numpy-threads default (default): as a user runs it, no variable set, N cores (the process's
+    affinity is cut to N CPUs when the machine has more); it chooses its threading per call itself. For reference
+    only: --numpy-threads workers, N worker threads (DEBERTA_NP_THREADS=N) over a single-threaded OpenBLAS
+    (OPENBLAS_NUM_THREADS=1), the old "tuned" mode; --numpy-threads blas, one thread over an N-threaded OpenBLAS.
+    These variables are set before numpy is imported.
+Measured processes run as a user's would: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines set (this
+one pins OpenBLAS to its Haswell (AVX2) kernels on an AVX-512 CPU), are removed from their environment, both
+together; the BLAS library, version, kernel and threads of every contender are printed above every table.
 For every shape the contenders take turns, one forward each, in a rotating order, after warm-up runs; the table
 gives the median. Peak RSS comes from a fresh process per contender and shape (ru_maxrss after loading and two
 forwards). See benchmarks/README.md for the columns.
@@ -61,6 +66,78 @@ MODELS = {  # --model: (config, class name in transformers and in deberta_np)
     "deberta-v3-base": (V3_BASE, "DebertaV2Model"),
 }
 CONTENDERS = ("deberta_np", "transformers", "onnxruntime")
+# Removed, together, from the environment of every measured process: a user's machine does not pin OpenBLAS's
+# kernel (OPENBLAS_CORETYPE=Haswell runs AVX2 kernels on an AVX-512 CPU) nor its cache size. Tests and CI keep them.
+MACHINE_PINS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def user_env(extra: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment without MACHINE_PINS (and `drop`), plus `extra`: a measured process's."""
+    env = {k: v for k, v in os.environ.items() if k not in MACHINE_PINS + drop}
+    return {**env, **(extra or {})}
+
+
+def reexec_as_user() -> None:
+    """Run this script again without MACHINE_PINS if any is set (for benchmarks that measure in-process); call
+    it before numpy is imported."""
+    if any(name in os.environ for name in MACHINE_PINS):
+        os.execve(sys.executable, [sys.executable, *sys.argv], user_env())
+
+
+def blas_report(contender: str = "") -> dict[str, Any]:
+    """What this process computes with: threadpoolctl's view of its BLAS/OpenMP libraries, and for torch and
+    ONNX Runtime their own kernels (call after the contender's imports)."""
+    report: dict[str, Any] = {"pins": {k: os.environ[k] for k in MACHINE_PINS if k in os.environ}}
+    try:
+        from threadpoolctl import threadpool_info
+
+        report["libraries"] = [
+            {
+                k: info.get(k)
+                for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer")
+            }
+            | {"file": Path(info.get("filepath", "")).name}
+            for info in threadpool_info()
+        ]
+    except ImportError:
+        report["libraries"] = "threadpoolctl not installed (pip install threadpoolctl)"
+    if contender == "transformers":
+        import torch
+
+        report["torch"] = (
+            f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+            f"{torch.get_num_threads()} threads, MKL {torch.backends.mkl.is_available()}, "
+            f"mkldnn {torch.backends.mkldnn.is_available()}"
+        )
+    if contender == "onnxruntime":
+        import onnxruntime
+
+        report["onnxruntime"] = (
+            f"onnxruntime {onnxruntime.__version__}: its own MLAS kernels (dispatched at run time, not listed by "
+            "threadpoolctl); the numpy OpenBLAS listed is loaded, unused"
+        )
+    return report
+
+
+def format_blas(reports: dict[str, dict[str, Any]]) -> str:
+    """The BLAS lines printed above every table."""
+    lines = []
+    for name, report in reports.items():
+        libraries = report["libraries"]
+        if not isinstance(libraries, str):
+            libraries = "; ".join(
+                f"{lib['internal_api']} {lib['version'] or ''} ({lib['file']}), kernel {lib.get('architecture') or '-'}, "
+                f"{lib['num_threads']} threads"
+                + (f", {lib['threading_layer']}" if lib.get("threading_layer") else "")
+                for lib in libraries
+            )
+        extra = report.get("torch") or report.get("onnxruntime")
+        pins = ", ".join(f"{k}={v}" for k, v in report["pins"].items()) or "no OPENBLAS_CORETYPE/L2_SIZE"
+        lines.append(f"- BLAS of {name}: {libraries}" + (f"; {extra}" if extra else "") + f" ({pins})")
+        if "plans" in report:
+            lines.append(f"  - deberta_np's threading per shape (FastDeberta.plan): {report['plans']}")
+    return "\n".join(lines)
+
 
 # ================================================================================================================
 # FLOPs
@@ -120,7 +197,12 @@ def bucket(distance: int, buckets: int, max_position: int) -> int:
 
 
 def set_threads(contender: str, threads: int, numpy_threads: str) -> None:
-    """Thread counts, set before numpy/torch are imported."""
+    """Thread counts, set before numpy/torch are imported (deberta_np's default: none; it is held to `threads`
+    CPUs by its affinity, see limit_cpus)."""
+    if contender == "deberta_np" and numpy_threads == "default":
+        for name in THREAD_VARIABLES:
+            os.environ.pop(name, None)
+        return
     blas = 1 if contender == "deberta_np" and numpy_threads == "workers" else threads
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(blas)
@@ -142,7 +224,9 @@ def load_contender(
 
         ours = getattr(deberta_np, class_name).from_pretrained(checkpoint, device=device, dtype=dtype)
         if device == "cpu":
-            return lambda ids, mask: ours(ids, attention_mask=mask).last_hidden_state
+            run_numpy = lambda ids, mask: ours(ids, attention_mask=mask).last_hidden_state  # noqa: E731
+            run_numpy.model = ours  # type: ignore[attr-defined]
+            return run_numpy
         import cupy
 
         def run_cupy(ids: np.ndarray, mask: np.ndarray) -> Any:
@@ -182,6 +266,25 @@ def load_contender(
     return lambda ids, mask: session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
 
+def deberta_np_plans(forward: Any, shapes: list[list[int]]) -> str:
+    """How deberta_np's fast path runs each shape: its worker threads, and BLAS's threads during the call."""
+    encoder = forward.model._fast_path()
+    if encoder is None:
+        return "readable path (no fast path)"
+    from deberta_np import blas_threads
+
+    control = blas_threads.controller()
+    blas = control.budget() if control is not None else "NumPy's (not controllable)"
+    cells = []
+    for batch, length in shapes:
+        workers, single = encoder.plan(batch, length)
+        cells.append(
+            f"{batch}x{length}: " + (f"{workers} workers x 1 BLAS thread" if single else
+                                     f"{workers} worker{'s' if workers > 1 else ''} x {blas} BLAS threads")
+        )  # fmt: skip
+    return "; ".join(cells)
+
+
 def inputs(model: str, batch: int, length: int) -> tuple[Any, Any]:
     import numpy as np
 
@@ -197,7 +300,11 @@ def worker(contender: str, model: str, checkpoint: Path, threads: int, device: s
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         command = json.loads(line)
-        if "run" in command:
+        if "blas" in command:  # after the forwards: libraries load lazily, and deberta_np's plans per shape
+            reply = blas_report(contender)
+            if contender == "deberta_np" and device == "cpu":
+                reply["plans"] = deberta_np_plans(forward, command["blas"])
+        elif "run" in command:
             shape = tuple(command["run"])
             ids, mask = cache.setdefault(shape, inputs(model, *shape))
             started = time.perf_counter()
@@ -231,7 +338,14 @@ class Worker:
             args.dtype,
         ]
         self.contender = contender
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=user_env(),
+            preexec_fn=limit_cpus(args.threads),
+        )
         self.ask_raw()  # {"ready": true}: loaded
 
     def ask_raw(self) -> dict[str, Any]:
@@ -283,11 +397,30 @@ def process_cpu_seconds(pid: int) -> float:
 # ================================================================================================================
 
 
-def fresh(code: str, env: dict[str, str]) -> dict[str, Any]:
-    """Run `code` in a fresh Python (repo on sys.path); it prints one JSON line last."""
+def limit_cpus(threads: int | None) -> Any:
+    """A preexec_fn that holds a child to the first `threads` CPUs it may use (as `taskset` would), or None: with
+    no thread variable set, deberta_np uses the CPUs of its affinity, so every contender is held alike."""
+    if not threads or not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) <= threads:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus[:threads])
+
+
+def fresh(
+    code: str,
+    env: dict[str, str],
+    measured: bool = True,
+    drop: tuple[str, ...] = (),
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Run `code` in a fresh Python (repo on sys.path); it prints one JSON line last. A measured process runs
+    without MACHINE_PINS (and without the variables `drop`), on at most `threads` CPUs."""
     output = subprocess.run(
         [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n{code}"],
-        env={**os.environ, **env},
+        env=user_env(env, drop) if measured else {**os.environ, **env},
+        preexec_fn=limit_cpus(threads) if measured else None,
         capture_output=True,
         text=True,
         check=False,
@@ -297,14 +430,19 @@ def fresh(code: str, env: dict[str, str]) -> dict[str, Any]:
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def thread_env(contender: str, threads: int, numpy_threads: str) -> dict[str, str]:
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "DEBERTA_NP_THREADS")
+
+
+def thread_env(contender: str, threads: int, numpy_threads: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """(the thread variables set_threads sets, those it removes) for a fresh process of this contender."""
     saved = dict(os.environ)
-    set_threads(contender, threads, numpy_threads)
-    env = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    env["DEBERTA_NP_THREADS"] = os.environ["DEBERTA_NP_THREADS"]
-    os.environ.clear()
-    os.environ.update(saved)
-    return env
+    try:
+        set_threads(contender, threads, numpy_threads)
+        env = {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return env, tuple(k for k in THREAD_VARIABLES if k not in env)
 
 
 def peak_memory(contender: str, shape: tuple[int, int], args: argparse.Namespace, checkpoint: Path) -> float:
@@ -328,7 +466,8 @@ else:
     used = torch.cuda.max_memory_reserved()
 print(json.dumps({{"mib": used / 2**20}}))
 """
-    return fresh(code, thread_env(contender, args.threads, args.numpy_threads))["mib"]
+    env, drop = thread_env(contender, args.threads, args.numpy_threads)
+    return fresh(code, env, drop=drop, threads=args.threads)["mib"]
 
 
 IMPORTS = {
@@ -367,7 +506,8 @@ for _ in range({repeats}):
     started = time.perf_counter(); model = load(); times.append(time.perf_counter() - started); del model
 print(json.dumps({{"seconds": sorted(times)[len(times) // 2]}}))
 """
-    return fresh(code, thread_env(contender, args.threads, args.numpy_threads))["seconds"]
+    env, drop = thread_env(contender, args.threads, args.numpy_threads)
+    return fresh(code, env, drop=drop, threads=args.threads)["seconds"]
 
 
 def gemm_peak(
@@ -408,7 +548,31 @@ print(json.dumps({{"gflops": 2 * {n}**3 / best / 1e9}}))
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
     }
-    return fresh(code, env)["gflops"]
+    return fresh(code, env, threads=threads)["gflops"]
+
+
+def memory_bandwidth(threads: int) -> dict[str, float]:
+    """GB/s of this machine's memory, best of 5 in a fresh process: numpy's BLAS matrix-vector product over a
+    512 MiB float32 matrix with `threads` threads (it reads the matrix once, as a forward of few tokens reads the
+    weights), and a 256 MiB np.copyto (read + write, one thread)."""
+    code = """
+import json, time
+import numpy as np
+a = np.ones((8192, 16384), dtype=np.float32); x = np.ones(16384, dtype=np.float32); y = np.empty(8192, np.float32)
+src = np.ones(2**26, dtype=np.float32); dst = np.empty_like(src)
+best = lambda f: min((lambda s: (f(), time.perf_counter() - s)[1])(time.perf_counter()) for _ in range(5))
+gemv = best(lambda: np.matmul(a, x, out=y)); copy = best(lambda: np.copyto(dst, src))
+print(json.dumps({"gemv": a.nbytes / gemv / 1e9, "copy": 2 * src.nbytes / copy / 1e9}))
+"""
+    return fresh(code, {"OPENBLAS_NUM_THREADS": str(threads)}, threads=threads)
+
+
+def weight_bytes(model: str) -> int:
+    """Bytes of the encoder's weight matrices in float32 (what a forward of few tokens streams from memory; the
+    embedding table is only gathered)."""
+    c, _ = MODELS[model]
+    h, i = c["hidden_size"], c["intermediate_size"]
+    return 4 * c["num_hidden_layers"] * (4 * h * h + 2 * h * i)
 
 
 # ================================================================================================================
@@ -437,7 +601,7 @@ config = transformers.{class_name.replace("Model", "Config")}(**{config!r})
 transformers.{class_name}(config).eval().save_pretrained({str(checkpoint)!r}, safe_serialization=True)
 print(json.dumps({{"ok": True}}))
 """
-    fresh(code, {})
+    fresh(code, {}, measured=False)
     return checkpoint
 
 
@@ -472,7 +636,7 @@ for batch, length in ((1, 16), (3, 37), (2, 130)):
 print(json.dumps({{"max_diff": worst}}))
 """
     try:
-        worst = fresh(code, {})["max_diff"]
+        worst = fresh(code, {}, measured=False)["max_diff"]
     except RuntimeError as error:
         return f"export failed: {str(error).strip().splitlines()[-1]}"
     if worst > 1e-3:
@@ -487,7 +651,7 @@ print(json.dumps({{"max_diff": worst}}))
 
 def gpu_name() -> str:
     code = "import json, torch; print(json.dumps({'name': torch.cuda.get_device_name(0)}))"
-    return fresh(code, {})["name"]
+    return fresh(code, {}, measured=False)["name"]
 
 
 def machine() -> str:
@@ -527,7 +691,13 @@ def main(argv: list[str] | None = None) -> int:
         "--dtype", choices=("float32", "float16"), default="float32", help="float16: cuda only"
     )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--numpy-threads", choices=("workers", "blas"), default="workers")
+    parser.add_argument(
+        "--numpy-threads",
+        choices=("default", "workers", "blas"),
+        default="default",
+        help="deberta_np's threads: default (as users run it: no variable set, chosen per call), or, as "
+        "references, workers (DEBERTA_NP_THREADS=N, OPENBLAS_NUM_THREADS=1) or blas (OPENBLAS_NUM_THREADS=N)",
+    )
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument(
@@ -568,12 +738,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {gpu_name() if args.device == 'cuda' else 'cpu'}, {args.dtype}")
     print(f"load average before: {os.getloadavg()}")
     threads = args.threads
+    modes = {
+        "default": "its default, no variable set: threading chosen per call, see the plans below",
+        "workers": f"reference mode, {threads} worker threads, OPENBLAS_NUM_THREADS=1",
+        "blas": f"reference mode, OPENBLAS_NUM_THREADS={threads}, no worker threads",
+    }
     print(
-        f"threads: {threads} per contender (deberta_np: "
+        f"threads: {threads} per contender, each held to {threads} CPUs (deberta_np: {modes[args.numpy_threads]})"
+    )
+    pins = {k: os.environ[k] for k in MACHINE_PINS if k in os.environ}
+    print(
+        "removed from the measured processes' environment: "
         + (
-            f"{threads} worker threads, OPENBLAS_NUM_THREADS=1)"
-            if args.numpy_threads == "workers"
-            else f"OPENBLAS_NUM_THREADS={threads}, no worker threads)"
+            ", ".join(f"{k}={v}" for k, v in pins.items())
+            if pins
+            else f"nothing ({', '.join(MACHINE_PINS)} unset here)"
         )
     )
 
@@ -596,11 +775,23 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{args.dtype} GEMM peak ({size}^3, best of 3 x 10): "
         + ", ".join(f"{name} {value:.0f} GFLOP/s" for name, value in peaks.items())
     )
+    bandwidth = memory_bandwidth(threads) if args.device == "cpu" else None
+    if bandwidth:
+        print(
+            f"memory bandwidth (best of 5): numpy matrix-vector product, {threads} BLAS threads, "
+            f"{bandwidth['gemv']:.1f} GB/s read; np.copyto, 1 thread, {bandwidth['copy']:.1f} GB/s read + write. "
+            f"The encoder's weight matrices: {weight_bytes(args.model) / 1e6:.0f} MB in float32"
+        )
 
     workers = {name: Worker(name, args, checkpoint) for name in contenders}
     try:
+        for process in workers.values():  # one forward first: libraries (OpenMP, BLAS) load lazily
+            process.ask({"run": list(min(shapes, key=lambda shape: shape[0] * shape[1]))})
+        blas = format_blas({name: process.ask({"blas": shapes}) for name, process in workers.items()})
+        print(f"\n{blas}")
         # FLOPs: the analytic count against torch's FlopCounterMode on the transformers model.
         print("\n## FLOPs per forward (analytic count against torch.utils.flop_counter on transformers)\n")
+        print(f"{blas}\n")
         print("| shape | deberta_np (analytic) | transformers (analytic, + position projections) | "
               "FlopCounterMode | per token (deberta_np) |")  # fmt: skip
         print("|---|---|---|---|---|")
@@ -659,12 +850,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\n## Forward pass, {args.dtype}, {where}, median of {args.repeats} (after {args.warmup} warm-up)\n"
     )
+    print(f"{blas}\n")
     memory_column = "peak RSS MiB" if args.device == "cpu" else "GPU memory MiB"
+    ort = "onnxruntime" in contenders
     print(
-        f"| shape | contender | ms / batch | tokens / s | vs PyTorch | {memory_column} | GFLOP/s | % of GEMM peak "
-        "| runs kept |"
+        f"| shape | contender | ms / batch | tokens / s | vs PyTorch | {'vs ORT | ' if ort else ''}{memory_column} "
+        "| GFLOP/s | % of GEMM peak | weights GB/s | runs kept |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|" if ort else ""))
     for shape in shapes:
         batch, length = shape
         flops = sum(model_flops(args.model, batch, length).values())
@@ -672,14 +865,18 @@ def main(argv: list[str] | None = None) -> int:
         for name in contenders:
             seconds = statistics.median(results[(name, shape)])
             memory = f"{rss[(name, shape)]:.0f}" if rss else "-"
+            versus_ort = (
+                f"{statistics.median(results[('onnxruntime', shape)]) / seconds:.2f}x | " if ort else ""
+            )
             print(
                 f"| {batch}x{length} | {name} | {seconds * 1e3:.1f} | {batch * length / seconds:.0f} | "
-                f"{reference / seconds:.2f}x | {memory} | {flops / seconds / 1e9:.0f} | "
-                f"{100 * flops / seconds / 1e9 / peak:.0f}% | "
+                f"{reference / seconds:.2f}x | {versus_ort}{memory} | {flops / seconds / 1e9:.0f} | "
+                f"{100 * flops / seconds / 1e9 / peak:.0f}% | {weight_bytes(args.model) / seconds / 1e9:.1f} | "
                 f"{clean[(name, shape)]}/{clean[(name, shape)] + disturbed[(name, shape)]} |"
             )
 
     print("\n## Start-up (median of 3, fresh processes)\n")
+    print(f"{blas}\n")
     print("| what | deberta_np | transformers |")
     print("|---|---|---|")
     imports = {

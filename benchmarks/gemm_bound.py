@@ -9,11 +9,12 @@ value (v2) [3H, H], the attention output [H, H] and the feed-forward [I, H] and 
 weights of those shapes and nothing else (no attention, no softmax, GELU or LayerNorm), in fresh processes with N
 threads:
   * numpy (OpenBLAS, numpy's BLAS): as deberta_np.fast runs them (feature-major, W @ x with x of [H, tokens]),
-    the faster of one N-threaded OpenBLAS call per product and N worker threads each multiplying a slice of the
-    weight rows with a single-threaded OpenBLAS (deberta_np's default);
+    one N-threaded OpenBLAS call per product, and N worker threads each multiplying a slice of the weight rows
+    with a single-threaded OpenBLAS (deberta_np's fast path chooses between the two per call);
   * torch (MKL): the same products with torch.mm, torch.set_num_threads(N), under inference_mode;
   * transformers: DebertaModel's whole forward (the checkpoint of benchmarks/forward.py, built if absent).
-The column "bound" is transformers' forward time over numpy's products-only time (the median over rounds of that
+Measured processes run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (as a user's would; see forward.py); the
+BLAS library, version, kernel and threads of numpy and torch are printed above the table. The column "bound" is transformers' forward time over numpy's products-only time (the median over rounds of that
 ratio within each round, since this machine's speed drifts over minutes): no NumPy implementation of the model can
 be faster than PyTorch by more than that, since it has to do these products and everything else too.
 """
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from forward import BASE, SHAPES, build_checkpoint, fresh
+from forward import BASE, SHAPES, build_checkpoint, format_blas, fresh
 
 TARGETS = {(1, 16): 2.0, (1, 128): 2.0, (8, 128): 1.3, (32, 128): 1.3, (1, 512): 1.2}  # issue 5's CPU targets
 
@@ -96,6 +97,14 @@ print(json.dumps({{"seconds": statistics.median(times)}}))
 """
 
 
+REPORT = """
+import json
+from benchmarks.forward import blas_report
+{imports}
+print(json.dumps(blas_report({contender!r})))
+"""
+
+
 def env(blas_threads: int) -> dict[str, str]:
     return {
         name: str(blas_threads) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -116,6 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     h, i, layers, n = BASE["hidden_size"], BASE["intermediate_size"], BASE["num_hidden_layers"], args.threads
 
     print(f"# Weight products alone against PyTorch's whole forward (deberta-base, float32, {n} threads)\n")
+    reports = {
+        "numpy (products)": fresh(REPORT.format(imports="import numpy", contender=""), env(n), threads=n),
+        "torch (products, transformers)": fresh(
+            REPORT.format(imports="import torch, transformers", contender="transformers"), env(n), threads=n
+        ),
+    }
+    print(format_blas(reports) + "\n")
     print("| shape | numpy products: N BLAS threads | N workers x 1 BLAS thread | torch products (MKL) | "
           "transformers forward | bound (forward / best numpy products) | bound per round | target |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
@@ -127,12 +143,16 @@ def main(argv: list[str] | None = None) -> int:
         cells: dict[str, list[float]] = {"blas": [], "workers": [], "torch": [], "forward": []}
         bounds = []
         for _ in range(args.rounds):  # the machine's speed drifts: the cells of one round run back to back
-            cells["blas"].append(fresh(PRODUCTS.format(**common, mode="blas", threads=n), env(n))["seconds"])
-            cells["workers"].append(
-                fresh(PRODUCTS.format(**common, mode="workers", threads=n), env(1))["seconds"]
+            cells["blas"].append(
+                fresh(PRODUCTS.format(**common, mode="blas", threads=n), env(n), threads=n)["seconds"]
             )
-            cells["torch"].append(fresh(TORCH_PRODUCTS.format(**common, threads=n), env(n))["seconds"])
-            cells["forward"].append(fresh(forward, env(n))["seconds"])
+            cells["workers"].append(
+                fresh(PRODUCTS.format(**common, mode="workers", threads=n), env(1), threads=n)["seconds"]
+            )
+            cells["torch"].append(
+                fresh(TORCH_PRODUCTS.format(**common, threads=n), env(n), threads=n)["seconds"]
+            )
+            cells["forward"].append(fresh(forward, env(n), threads=n)["seconds"])
             bounds.append(cells["forward"][-1] / min(cells["blas"][-1], cells["workers"][-1]))
         blas, workers, theirs, reference = (statistics.median(cells[k]) for k in cells)
         target = TARGETS.get((batch, length))

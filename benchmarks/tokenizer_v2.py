@@ -15,13 +15,13 @@ loaded deberta_np tokenizer's first pass, and the load itself.
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["RAYON_NUM_THREADS"] = "1"
 
 import argparse
 import platform
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -30,6 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.forward import reexec_as_user  # noqa: E402
+
+reexec_as_user()  # as users run it: again without the machine's OPENBLAS_CORETYPE/L2_SIZE, before numpy loads
 from conformance.tokenizer_corpus import load_corpus  # noqa: E402
 from conformance.tokenizer_files import DEBERTA_V3  # noqa: E402
 from deberta_np.tokenizer import DebertaV2Tokenizer  # noqa: E402
@@ -101,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     tokenizers = (("deberta_np", ours), ('deberta_np reference="fast"', ours_fast), ("fast (Rust)", fast),
                   ("slow (sentencepiece)", slow))  # fmt: skip
 
+    from benchmarks.forward import blas_report, format_blas
+
+    print(format_blas({"this process (numpy)": blas_report()}))
     print(f"corpus: {len(docs)} documents, {mb:.2f} MB; python {platform.python_version()}, "
           f"transformers {transformers.__version__}; best of {args.repeat} after warm-up; single thread")  # fmt: skip
     print()

@@ -33,9 +33,11 @@ What each replaces in model.py, and why the result is the same:
    float64 keeps model.py's erf.
 7. Token-chunked dense part. The attention output, LayerNorms and feed-forward run on chunks of tokens, so the
    [I, tokens] intermediate stays in cache.
-8. Worker threads (FastDeberta's `threads`, default $DEBERTA_NP_THREADS or 1): groups of sequences, or heads
-   and weight rows, per thread; with OPENBLAS_NUM_THREADS=1 they are the only parallelism. The sums of partial
-   products that the second way adds are model.py's sums in another order.
+8. Worker threads (FastDeberta's `threads`): groups of sequences, or heads and weight rows, per thread, each
+   calling a single-threaded BLAS. The sums of partial products that the second way adds are model.py's sums in
+   another order. By default (no `threads`, no $DEBERTA_NP_THREADS) each call chooses between them and one
+   thread over NumPy's multi-threaded BLAS, whichever is faster at its shape (`FastDeberta.plan`), and lowers
+   OpenBLAS to one thread at run time for the calls that use workers (blas_threads.py).
 
 Left to the readable modules: float16 models (they compute LayerNorm and softmax in float32).
 Results equal the readable ones up to float rounding: in float64 to about 1e-15; in float32 to a few units in the
@@ -48,11 +50,12 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from . import model, shim
+from . import blas_threads, model, shim
 from .config import DebertaConfig
 
 Array = Any
@@ -305,9 +308,9 @@ class FastDeberta:
     threads (trick 8): worker threads sharing a forward. A batch of at least `threads` sequences is cut into
     groups of sequences, one per thread, which never wait for each other. Fewer sequences are cut by heads and
     weight rows instead (tensor parallelism): each thread projects and attends with its heads, multiplies by its
-    rows of the feed-forward, and the threads add up their partial products, meeting 4 times per layer. Pair
-    threads > 1 with a single-threaded BLAS (OPENBLAS_NUM_THREADS=1): the threads are the parallelism.
-    Default: $DEBERTA_NP_THREADS, else 1.
+    rows of the feed-forward, and the threads add up their partial products, meeting 4 times per layer. Given
+    (or $DEBERTA_NP_THREADS), every call runs that many, and BLAS is left as it is: pair threads > 1 with a
+    single-threaded BLAS (OPENBLAS_NUM_THREADS=1). Default (neither): chosen per call by `plan`.
     """
 
     model_type = "deberta"  # the config.model_type it computes
@@ -341,6 +344,9 @@ class FastDeberta:
         self.span = self._span()  # C: row C of the relative table is distance 0
         self.talking_head = self.talking_heads and bool(getattr(config, "talking_head", False))
         self.max_lengths = max_lengths
+        self.auto_threads = not threads and not os.environ.get(
+            "DEBERTA_NP_THREADS"
+        )  # plan() chooses per call
         self.threads = max(1, threads or int(os.environ.get("DEBERTA_NP_THREADS", "1")))
         self._lock = threading.Lock()  # for the index cache, if several threads call one model
         self._indices: OrderedDict[int, _Window] = OrderedDict()  # flat windows, per length
@@ -414,13 +420,49 @@ class FastDeberta:
             query = model.split_heads(model.linear(table, p["pos_q_proj"]), n) / self.scale
         return key, query
 
-    def _map(self, task: Callable[[int], None], count: int) -> None:
-        """task(0), ..., task(count - 1) on the worker threads (each writes its own part of shared outputs)."""
-        if self.threads == 1 or count == 1:
+    # Below this many tokens (B * L) one thread over NumPy's multi-threaded BLAS beats the worker threads over a
+    # single-threaded one: per layer the workers add Python work (which the GIL serialises) and, cut by heads and
+    # rows (fewer sequences than threads), 4 meetings; products of few tokens parallelise well inside BLAS.
+    # From 2-core measurements (issue 15's: blas faster at 1x16 and 1x128, workers at 8x128, 32x128 and 1x512 by
+    # shards; one noisy in-process comparison: workers slightly ahead at 2x128 and 4x64, level at 1x384).
+    workers_from_tokens_groups = 256  # cut by groups of sequences
+    workers_from_tokens_shards = 384  # cut by heads and rows
+
+    def plan(self, batch: int, length: int) -> tuple[int, bool]:
+        """(worker threads, whether BLAS runs single-threaded during the call) for a call of this shape.
+
+        `threads` given (or $DEBERTA_NP_THREADS): (threads, False), BLAS as the caller set it. Default: the
+        cores this process may use (its affinity), at most NumPy's BLAS thread count (so OPENBLAS_NUM_THREADS=1
+        or a threadpoolctl limit still means one core), as workers over a single-threaded BLAS from
+        workers_from_tokens_* tokens on, else (1, False): one thread over NumPy's BLAS. Where OpenBLAS's count
+        cannot be changed at run time (blas_threads.controller() is None), always (1, False)."""
+        if not self.auto_threads:
+            return self.threads, False
+        blas = (
+            blas_threads.controller()
+            if _is_numpy(self.p["embeddings"]["word_embeddings"]["weight"])
+            else None
+        )
+        if blas is None:
+            return 1, False
+        budget = min(blas_threads.cores(), blas.budget())
+        if budget == 1 or (self.talking_head and batch < budget):  # talking heads: groups of sequences only
+            return 1, False
+        groups = batch >= 4 * budget or batch % budget == 0  # as in _encode
+        least = self.workers_from_tokens_groups if groups else self.workers_from_tokens_shards
+        if batch * length >= least:
+            return budget, True
+        return 1, False
+
+    def _map(self, task: Callable[[int], None], count: int, threads: int | None = None) -> None:
+        """task(0), ..., task(count - 1) on `threads` (default self.threads) worker threads (each writes its own
+        part of shared outputs)."""
+        threads = threads or self.threads
+        if threads == 1 or count == 1:
             for item in range(count):
                 task(item)
             return
-        futures = [_pool(self.threads).submit(task, item) for item in range(count)]
+        futures = [_pool(threads).submit(task, item) for item in range(count)]
         errors = [e for e in (f.exception() for f in futures) if e is not None]  # waits for all
         if errors:  # the first that is not a shard stopped by another shard's failure
             raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
@@ -462,15 +504,28 @@ class FastDeberta:
             empty(batch, length, hidden),
         )
         inputs = (input_ids, token_type_ids, position_ids, attention_mask)
+        threads, single_blas = self.plan(batch, length)
+        blas = blas_threads.controller() if single_blas else None
+        with blas.single_threaded() if blas is not None else nullcontext():
+            self._encode(run, inputs, threads)
+        return run.last, run.hidden, run.attentions
+
+    def _encode(self, run: _Run, inputs: tuple[Array, ...], threads: int) -> None:
+        """The encoder into `run`, on `threads` worker threads (by groups of sequences, or by shards)."""
+        c = self.config
+        batch, length = run.batch, run.length
+        hidden, n = c.hidden_size, c.num_attention_heads
         tokens = batch * length
-        count = (
-            1 if self.talking_head else min(self.threads, n, tokens, c.intermediate_size)
-        )  # shards possible
-        groups_fit = batch >= 4 * self.threads or batch % self.threads == 0
+
+        def empty(*shape: int) -> Array:
+            return self.xp.empty(shape, dtype=self.dtype)
+
+        count = 1 if self.talking_head else min(threads, n, tokens, c.intermediate_size)  # shards possible
+        groups_fit = batch >= 4 * threads or batch % threads == 0
         if count == 1 or self.tricks.parallel == "groups" or (self.tricks.parallel == "auto" and groups_fit):
             # one group of sequences per thread (a single group if there are fewer sequences than threads)
-            groups = [g for g in self._split(batch, self.threads) if g.stop > g.start]
-            self._map(lambda g: self._encode_group(run, inputs, groups[g]), len(groups))
+            groups = [g for g in self._split(batch, threads) if g.stop > g.start]
+            self._map(lambda g: self._encode_group(run, inputs, groups[g]), len(groups), threads)
         else:  # few sequences: the threads share every layer (tensor parallelism)
             h = self._embeddings(*inputs)  # [H, T]
             shards = _Shards(
@@ -483,8 +538,7 @@ class FastDeberta:
                 empty(hidden, tokens),
                 [empty(hidden, tokens) for _ in range(count)],
             )
-            self._map(lambda shard: self._encode_shard(run, shards, shard), count)
-        return run.last, run.hidden, run.attentions
+            self._map(lambda shard: self._encode_shard(run, shards, shard), count, threads)
 
     def _publish(
         self, run: _Run, target: list[Array], index: int, h: Array, rows: slice, tokens: slice

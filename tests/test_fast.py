@@ -7,7 +7,9 @@ on values of the tensor's own magnitude, in float32 and float64 alike, under any
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -347,3 +349,77 @@ def test_portable_branches_under_array_api_strict(case: str, threads: int) -> No
             reference,
             readable.config,
         )
+
+
+# ================================================================================================================
+# The default threading: chosen per call (FastDeberta.plan), BLAS lowered to one thread for worker calls
+# ================================================================================================================
+
+
+class FakeBlas:
+    """blas_threads.OpenBlasThreads' interface, recording the single_threaded() blocks."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.blocks = count, 0
+
+    def budget(self) -> int:
+        return self.count
+
+    @contextlib.contextmanager
+    def single_threaded(self) -> Iterator[None]:
+        self.blocks += 1
+        yield
+
+
+def test_explicit_threads_are_kept_and_blas_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    readable = DebertaModel.from_pretrained(GOLDEN / "base-c2p-p2c", fast=False)
+    p, config = readable.params[PREFIX[:-1]], readable.config
+    monkeypatch.setenv("DEBERTA_NP_THREADS", "3")
+    assert fast.FastDeberta(p, config).plan(64, 512) == (3, False)
+    monkeypatch.delenv("DEBERTA_NP_THREADS")
+    assert fast.FastDeberta(p, config, threads=2).plan(1, 16) == (2, False)
+
+
+@pytest.mark.parametrize("case", ["base-c2p-p2c", "v2-v3-like-buckets-shared-key"])
+def test_default_threads_choose_per_shape_and_equal_the_readable_path(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEBERTA_NP_THREADS", raising=False)
+    blas = FakeBlas(2)
+    monkeypatch.setattr(fast.blas_threads, "controller", lambda: blas)
+    monkeypatch.setattr(fast.blas_threads, "cores", lambda: 4)
+    readable = (DebertaV2Model if case in V2_CASES else DebertaModel).from_pretrained(
+        GOLDEN / case, fast=False
+    )
+    p, config = readable.params[PREFIX[:-1]], readable.config
+    encoder = readable.family.fast(p, config)
+    assert encoder.auto_threads
+    assert encoder.plan(1, 16) == (1, False)  # few tokens: one thread over NumPy's BLAS
+    assert encoder.plan(8, 128) == (2, True)  # min(cores, BLAS threads) workers over a single-threaded BLAS
+    assert encoder.plan(1, 512) == (2, True)
+    blas.count = 1  # OPENBLAS_NUM_THREADS=1 or a threadpoolctl limit: one core
+    assert encoder.plan(8, 128) == (1, False)
+    blas.count = 2
+    ids = np.arange(30, dtype=np.int64).reshape(3, 10) % config.vocab_size
+    mask = np.array([[1] * 10, [1] * 6 + [0] * 4, [1] * 10])
+    args = readable.prepare_inputs(ids, mask, None, None)
+    reference = readable.family.spec.deberta(*args, p, config, True, True)
+    for least in (10**9, 0):  # BLAS-threaded, then worker threads (shards: 3 rows on 2 workers)
+        encoder.workers_from_tokens_groups = encoder.workers_from_tokens_shards = least
+        assert_same_encoding(encoder(*args, True, True), reference, config)
+    assert blas.blocks == 1
+    monkeypatch.setattr(fast.blas_threads, "controller", lambda: None)  # no OpenBLAS to control: one thread
+    assert encoder.plan(8, 128) == (1, False)
+
+
+def test_openblas_single_threaded_restores_the_count() -> None:
+    blas = fast.blas_threads.controller()
+    if blas is None:
+        pytest.skip("NumPy's BLAS is no pthreads OpenBLAS here")
+    before = blas.get()
+    with blas.single_threaded():
+        assert blas.get() == 1 and blas.budget() == before
+        with blas.single_threaded():  # overlapping blocks (two callers): restored by the last
+            assert blas.get() == 1
+        assert blas.get() == 1
+    assert blas.get() == before == blas.budget()
