@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from deberta_np.oracle import summary
+
 WIDTHS = {"case": 30, "what": 40, "value": 12}  # with suite, limit and result: at most 120 columns
 
 
@@ -121,15 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, args.failures)
     print(f"\n{summary(rows)} in {time.perf_counter() - started:.1f} s")
     return 1 if any(not r["ok"] for r in rows) else 0 if rows else 2
-
-
-def summary(rows: list[dict[str, Any]]) -> str:
-    """ "N passed, N failed" and, where an optional reader is missing, ", N skipped"."""
-    failed = sum(not r["ok"] for r in rows)
-    skipped = sum(bool(r.get("skipped")) for r in rows)
-    return f"{len(rows) - failed - skipped} passed, {failed} failed" + (
-        f", {skipped} skipped" if skipped else ""
-    )
 
 
 if __name__ == "__main__":

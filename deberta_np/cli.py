@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .corpus_io import RecordSink, add_corpus_options, in_shard, shard_lines
+from .corpus_io import RecordSink, add_corpus_options, in_shard
 from .errors import BackendError, CheckpointError, ConfigError, InputError
 from .jsonio import loads
 from .oracle import PUBLISHED
@@ -66,11 +66,16 @@ def read_text_argument(value: str) -> str:
     return value
 
 
-def input_lines(stream: BinaryIO, plain: bool = False) -> Iterator[tuple[int, Any]]:
-    """(line number, value) for every line of `stream`, blank ones included, so that output line N answers input
-    line N; a line that cannot be used gives (number, InputError) and the others go on. The bytes are decoded per
-    line (a UTF-8 byte-order mark at the start is dropped): one bad line does not sink a file."""
+def input_lines(
+    stream: BinaryIO, plain: bool = False, shard: tuple[int, int] | None = None
+) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for every line of `stream` in `shard` (all without one), blank ones included, so that
+    output line N answers input line N; a line that cannot be used gives (number, InputError) and the others go
+    on. The bytes are decoded per line (a UTF-8 byte-order mark at the start is dropped): one bad line does not
+    sink a file, and another shard's lines are never decoded."""
     for number, raw in enumerate(stream, 1):
+        if not in_shard(number, shard):
+            continue
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
         raw = raw.rstrip(b"\r\n")
@@ -139,9 +144,7 @@ def collect_inputs(
             except OSError as error:
                 raise UsageError(f"cannot read {args.input}: {error.strerror or error}") from error
         items = []
-        for number, value in input_lines(shard_lines(stream, args.shard), plain):
-            if not in_shard(number, args.shard):  # another process's line
-                continue
+        for number, value in input_lines(stream, plain, args.shard):
             if not isinstance(value, Exception):
                 try:
                     value = parse(value)
@@ -505,7 +508,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """A checkpoint against the reference (--model), or a source checkout's committed goldens.
 
     Exit status: 0 every check passed, 1 a check failed, 2 nothing could be checked (or a usage error)."""
-    from .oracle import Report, VerifyError, run_checks
+    from .oracle import Report, VerifyError, run_checks, summary
 
     if args.model:
         from .pipelines import resolve_model_path
@@ -532,8 +535,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(json.dumps(r, ensure_ascii=False))
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
-    failed = sum(not r["ok"] for r in report.rows)
-    print(f"{len(report.rows) - failed} passed, {failed} failed", file=sys.stderr)
+    print(summary(report.rows), file=sys.stderr)
     if report.status == 2:
         print("deberta-np verify: nothing could be checked (see the notes above)", file=sys.stderr)
     return report.status
@@ -843,15 +845,8 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         except UsageError as error:
             parser.exit(2, f"{name}: error: {error}\n")
-        except (
-            CheckpointError,
-            ConfigError,
-            InputError,
-            BackendError,
-            ValueError,
-            TypeError,
-            OSError,
-        ) as error:
+        # CheckpointError, ConfigError, InputError and TokenizerError are ValueErrors; BackendError a RuntimeError
+        except (ValueError, TypeError, BackendError, OSError) as error:
             print(f"{name}: error: {error}", file=sys.stderr)
             return 1
 

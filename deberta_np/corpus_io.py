@@ -20,10 +20,9 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, AnyStr, TextIO
+from typing import Any, TextIO
 
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -61,13 +60,6 @@ def add_corpus_options(parser: argparse.ArgumentParser) -> None:
 def in_shard(number: int, shard: tuple[int, int] | None) -> bool:
     """Whether input line `number` (1-based) belongs to shard (i, n); every line does without --shard."""
     return shard is None or (number - 1) % shard[1] == shard[0]
-
-
-def shard_lines(lines: Iterable[AnyStr], shard: tuple[int, int] | None) -> Iterator[AnyStr]:
-    """Every line, those of other shards emptied so that they are never decoded or parsed (their numbers still
-    count); the caller then drops them with `in_shard`."""
-    for number, line in enumerate(lines, 1):
-        yield line if in_shard(number, shard) else line[:0]
 
 
 def output_format(path: str) -> str:

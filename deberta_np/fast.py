@@ -344,9 +344,8 @@ class FastDeberta:
         self.span = self._span()  # C: row C of the relative table is distance 0
         self.talking_head = self.talking_heads and bool(getattr(config, "talking_head", False))
         self.max_lengths = max_lengths
-        self.auto_threads = not threads and not os.environ.get(
-            "DEBERTA_NP_THREADS"
-        )  # plan() chooses per call
+        # neither given: plan() chooses the threading per call
+        self.auto_threads = not threads and not os.environ.get("DEBERTA_NP_THREADS")
         self.threads = max(1, threads or int(os.environ.get("DEBERTA_NP_THREADS", "1")))
         self._lock = threading.Lock()  # for the index cache, if several threads call one model
         self._indices: OrderedDict[int, _Window] = OrderedDict()  # flat windows, per length
@@ -454,6 +453,9 @@ class FastDeberta:
             return budget, True
         return 1, False
 
+    def _empty(self, *shape: int) -> Array:
+        return self.xp.empty(shape, dtype=self.dtype)
+
     def _map(self, task: Callable[[int], None], count: int, threads: int | None = None) -> None:
         """task(0), ..., task(count - 1) on `threads` (default self.threads) worker threads (each writes its own
         part of shared outputs)."""
@@ -485,13 +487,9 @@ class FastDeberta:
         output_attentions: bool = False,
     ) -> tuple[Array, list[Array], list[Array]]:
         """model.deberta's signature and results: (last hidden state [B, L, H], hidden states, attentions)."""
-        c, xp = self.config, self.xp
+        c, xp, empty = self.config, self.xp, self._empty
         batch, length = input_ids.shape
         hidden, n, layers = c.hidden_size, c.num_attention_heads, c.num_hidden_layers
-
-        def empty(*shape: int) -> Array:
-            return xp.empty(shape, dtype=self.dtype)
-
         padded = not bool(xp.all(attention_mask != 0))
         run = _Run(
             batch,
@@ -512,14 +510,10 @@ class FastDeberta:
 
     def _encode(self, run: _Run, inputs: tuple[Array, ...], threads: int) -> None:
         """The encoder into `run`, on `threads` worker threads (by groups of sequences, or by shards)."""
-        c = self.config
+        c, empty = self.config, self._empty
         batch, length = run.batch, run.length
         hidden, n = c.hidden_size, c.num_attention_heads
         tokens = batch * length
-
-        def empty(*shape: int) -> Array:
-            return self.xp.empty(shape, dtype=self.dtype)
-
         count = 1 if self.talking_head else min(threads, n, tokens, c.intermediate_size)  # shards possible
         groups_fit = batch >= 4 * threads or batch % threads == 0
         if count == 1 or self.tricks.parallel == "groups" or (self.tricks.parallel == "auto" and groups_fit):

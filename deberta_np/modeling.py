@@ -19,7 +19,7 @@ from . import losses, model, shim
 from .checkpoint_files import find_checkpoint_files, read_state_dict
 from .config import DebertaConfig
 from .errors import CheckpointError, ConfigError, InputError
-from .family import V1, V2, Family, family_named, family_of
+from .family import V1, V2, Family, family_named
 from .fast import FastDeberta
 from .parameters import PREFIX, canonical_names, flatten, leaves, masked_lm_head, nest, select_parameters
 
@@ -208,10 +208,8 @@ class DebertaPreTrainedModel:
                     f"{self.source}: tensor {name!r} holds {peak:g}, beyond float16's range (65504); "
                     "load it in float32"
                 )
-        if self.xp is numpy:
-            return (
-                array if array.dtype == dtype else array.astype(dtype)
-            )  # float32 stays a zero-copy mmap view
+        if self.xp is numpy:  # float32 stays a zero-copy view of the mapped file
+            return array if array.dtype == dtype else array.astype(dtype)
         return self.xp.asarray(numpy.asarray(array), dtype=dtype)
 
     # ------------------------------------------------------------------------------------------------------------
@@ -224,15 +222,13 @@ class DebertaPreTrainedModel:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         config = self.config.to_dict()
-        family = family_of(self.config).class_prefix
-        config["architectures"] = [family + type(self).__name__.removeprefix(self.family.class_prefix)]
+        config["architectures"] = [type(self).__name__]  # transformers' class of the same name
         config["torch_dtype"] = self.dtype
-        if (
-            self.head == "masked_lm"
-        ):  # Microsoft's lm_predictions.* layout: transformers reads it with legacy=False
-            config["legacy"] = False
-        elif self.head == "masked_lm_legacy":
-            config["legacy"] = True
+        if self.head in (
+            "masked_lm",
+            "masked_lm_legacy",
+        ):  # legacy=False: Microsoft's lm_predictions.* layout
+            config["legacy"] = self.head == "masked_lm_legacy"
         tensors = {name: shim.to_numpy(array) for name, array in flatten(self.params).items()}
         write_safetensors(out / "model.safetensors", tensors, metadata={"format": "pt"})
         (out / "config.json").write_text(

@@ -52,6 +52,15 @@ def row(suite: str, case: str, what: str, value: float, limit: float) -> dict[st
     }
 
 
+def summary(rows: list[dict[str, Any]]) -> str:
+    """ "N passed, N failed" and, where a check could not run here (an optional reader missing), ", N skipped"."""
+    failed = sum(not r["ok"] for r in rows)
+    skipped = sum(bool(r.get("skipped")) for r in rows)
+    return f"{len(rows) - failed - skipped} passed, {failed} failed" + (
+        f", {skipped} skipped" if skipped else ""
+    )
+
+
 def valid_diff(ours: np.ndarray, reference: np.ndarray, valid: np.ndarray | None) -> float:
     """Max |ours - reference|; with `valid` [B, L], only over real tokens (query rows, for attentions)."""
     if ours.shape != reference.shape:

@@ -114,6 +114,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_verify_onnx(args: argparse.Namespace) -> int:
     from .cli import UsageError
     from .onnx_check import check_onnx
+    from .oracle import Report, summary
     from .pipelines import resolve_model_path
 
     if not args.model:
@@ -121,9 +122,8 @@ def cmd_verify_onnx(args: argparse.Namespace) -> int:
     rows = check_onnx(resolve_model_path(args.model), args.onnx, head=args.head)
     for row in rows:
         print(json.dumps(row, ensure_ascii=False))
-    failed = sum(not row["ok"] for row in rows)
-    print(f"{len(rows) - failed} passed, {failed} failed", file=sys.stderr)
-    return 1 if failed else 0 if rows else 2  # as verify: 2 when nothing could be checked
+    print(summary(rows), file=sys.stderr)
+    return Report(rows).status  # as verify: 0 passed, 1 failed, 2 nothing could be checked
 
 
 def register(sub: Any, subcommand: Any) -> None:
