@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .config import read_config_json, write_config_json
 from .corpus_io import RecordSink, add_corpus_options, in_shard
 from .errors import BackendError, CheckpointError, ConfigError, InputError
 from .jsonio import loads
@@ -463,13 +464,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     for name in copied:
         shutil.copyfile(source / name, out / name)
     if (source / "config.json").exists():  # the stored dtype, where transformers looks for it
-        config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+        config = read_config_json(source / "config.json")
         config["torch_dtype"] = args.dtype
         if "dtype" in config:  # transformers >= 4.56 writes this name
             config["dtype"] = args.dtype
-        (out / "config.json").write_text(
-            json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
+        write_config_json(out, config)
     summary = {
         "out": str(out),
         "tensors": len(tensors),
@@ -485,11 +484,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def tied_copies(state: dict[str, Any], source: Path) -> set[str]:
     """The legacy MLM decoder's tensors where they only repeat the word embeddings and cls.predictions.bias (tied,
     as transformers writes them: it saves neither, and every reader ties them again)."""
-    config = (
-        json.loads((source / "config.json").read_text(encoding="utf-8"))
-        if (source / "config.json").exists()
-        else {}
-    )
+    config = read_config_json(source / "config.json") if (source / "config.json").exists() else {}
     if config.get("tie_word_embeddings", True) is False:
         return set()
     prefix = "deberta." if "deberta.embeddings.word_embeddings.weight" in state else ""

@@ -246,11 +246,7 @@ class DebertaConfig:
     @classmethod
     def from_json_file(cls, path: str | os.PathLike[str], **overrides: Any) -> DebertaConfig:
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from error
-        values = loads(text, lambda reason: ConfigError(f"{path}: not valid JSON: {reason}"))
+        values = read_config_json(path)
         try:
             return cls.from_dict(values, **overrides)
         except ConfigError as error:
@@ -278,9 +274,24 @@ class DebertaConfig:
         return {**self.extra, **values}
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
-        (Path(directory) / "config.json").write_text(text + "\n", encoding="utf-8")
+        write_config_json(directory, self.to_dict())
+
+
+def read_config_json(path: str | os.PathLike[str]) -> Any:
+    """A config.json's JSON value as stored (every failure a ConfigError naming the file)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from error
+    return loads(text, lambda reason: ConfigError(f"{path}: not valid JSON: {reason}"))
+
+
+def write_config_json(directory: str | os.PathLike[str], values: dict[str, Any]) -> None:
+    """`directory`/config.json as transformers writes it (indented, sorted keys)."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    text = json.dumps(values, indent=2, sort_keys=True)
+    (Path(directory) / "config.json").write_text(text + "\n", encoding="utf-8")
 
 
 def _is_int(value: Any) -> bool:

@@ -6,7 +6,6 @@ before computing anything, and returns an output object with transformers' field
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy
 
 from . import losses, model, shim
 from .checkpoint_files import find_checkpoint_files, read_state_dict
-from .config import DebertaConfig
+from .config import DebertaConfig, write_config_json
 from .errors import CheckpointError, ConfigError, InputError
 from .family import V1, V2, Family, family_named
 from .fast import FastDeberta
@@ -224,16 +223,12 @@ class DebertaPreTrainedModel:
         config = self.config.to_dict()
         config["architectures"] = [type(self).__name__]  # transformers' class of the same name
         config["torch_dtype"] = self.dtype
-        if self.head in (
-            "masked_lm",
-            "masked_lm_legacy",
-        ):  # legacy=False: Microsoft's lm_predictions.* layout
+        # transformers picks the MLM head by config.legacy: False reads Microsoft's lm_predictions.* layout
+        if self.head in ("masked_lm", "masked_lm_legacy"):
             config["legacy"] = self.head == "masked_lm_legacy"
         tensors = {name: shim.to_numpy(array) for name, array in flatten(self.params).items()}
         write_safetensors(out / "model.safetensors", tensors, metadata={"format": "pt"})
-        (out / "config.json").write_text(
-            json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
+        write_config_json(out, config)
 
     def num_parameters(self) -> int:
         return sum(int(numpy.prod(array.shape)) for array in leaves(self.params))

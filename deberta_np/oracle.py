@@ -16,7 +16,6 @@ Nothing here imports from the working directory; the repository's committed gold
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import shim
-from .config import DebertaConfig, config_from_pretrained
+from .config import DebertaConfig, config_from_pretrained, read_config_json
 from .errors import CheckpointError, ConfigError
 from .modeling import load_model
 
@@ -162,7 +161,7 @@ def published_model(
             continue
         if f"models--{name.replace('/', '--')}" in Path(os.path.abspath(directory)).parts:
             return name, "its Hugging Face cache folder names it"
-        raw = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        raw = read_config_json(directory / "config.json")
         # transformers < 4.37 saved `_name_or_path` as the model a fine-tune started from: a task head says
         # that this is such a fine-tune, not the published model.
         if raw.get("_name_or_path") == name and set(heads) <= {"base", "masked_lm"}:

@@ -469,3 +469,14 @@ def test_warnings_are_one_line_messages(
     monkeypatch.setattr(cli_module, "cmd_inspect", warn)
     assert main(["inspect", "--model", "x"]) == 0
     assert capsys.readouterr().err == "deberta-np inspect: warning: something to know\n"
+
+
+def test_convert_reads_config_json_through_the_checked_reader(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    source = tmp_path / "deep"
+    shutil.copytree(ROOT / "conformance" / "golden" / "models" / "base-c2p-p2c", source)
+    (source / "config.json").write_text("[" * 100_000)  # RecursionError in json.loads
+    status = main(["convert", "--model", str(source), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 1 and "config.json: not valid JSON" in err and "Traceback" not in err
