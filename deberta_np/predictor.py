@@ -92,8 +92,9 @@ class Predictor:
             raise TypeError(
                 f"{name} got unexpected option(s) {', '.join(unknown)}; it accepts {', '.join(sorted(accepted))}"
             )
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        from .pipelines.base import check_positive_int
+
+        check_positive_int(batch_size, "batch_size")
         if name == "feature-extraction":
             options.setdefault("pooling", "mean")  # one vector per row: what a table column holds
             options["return_tensors"] = True

@@ -399,7 +399,7 @@ def test_call_time_batch_size(models: dict) -> None:
     _close(classify(TEXTS, batch_size=3, top_k=None), classify(TEXTS, top_k=None))
     assert classify.batch_size == 1  # the call's batch size is for that call only
     for bad in (0, -1, "2", 1.5, True):
-        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
             classify(TEXTS, batch_size=bad)
     qa = pipeline("question-answering", models["qa"])
     context = "HuggingFace was founded in Paris." * 20

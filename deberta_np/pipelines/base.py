@@ -260,7 +260,7 @@ class Pipeline:
     def __init__(self, model: Any, tokenizer: Any, batch_size: int = 1, **parameters: Any) -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self.batch_size = check_batch_size(batch_size)
+        self.batch_size = check_positive_int(batch_size, "batch_size")  # transformers refuses 0 and "2" too
         self._check_names(parameters)
         self.parameters = dict(parameters)
 
@@ -321,7 +321,7 @@ class Pipeline:
         pipeline's."""
         if errors not in ("raise", "collect"):
             raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
-        batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
+        batch_size = self.batch_size if batch_size is None else check_positive_int(batch_size, "batch_size")
         params = self._parameters(call)
         results: list[Any] = [None] * len(items)
         features: list[list[Feature]] = [[] for _ in items]
@@ -390,11 +390,12 @@ class Pipeline:
         return self.config.id2label[int(index)]
 
 
-def check_batch_size(value: Any) -> int:
-    """A batch size given to the pipeline or to one call: a positive int (transformers refuses 0 and "2" too)."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"batch_size must be a positive int, got {value!r}")
-    return int(value)
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET: Any = _Unset()  # a call option left out, where None is a value of its own (top_k, candidate_labels)
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:

@@ -6,17 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Feature, Pipeline, check_positive_int, host, softmax
+from .base import UNSET, Feature, Pipeline, check_positive_int, host, softmax
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-UNSET = _Unset()  # top_k not given: transformers' legacy output (one {label, score} per input)
 
 
 class TextClassificationPipeline(Pipeline):

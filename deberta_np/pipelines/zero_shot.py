@@ -21,15 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import InputError
-from .base import Feature, Pipeline, host, softmax
-
-
-class _NotGiven:
-    def __repr__(self) -> str:
-        return "<not given>"
-
-
-NOT_GIVEN: Any = _NotGiven()  # candidate_labels left out of the call (None is an explicit value)
+from .base import UNSET, Feature, Pipeline, host, softmax
 
 
 class ZeroShotClassificationPipeline(Pipeline):
@@ -44,10 +36,10 @@ class ZeroShotClassificationPipeline(Pipeline):
         "multi_label": False,
     }
 
-    def __call__(self, sequences: str | list[str], candidate_labels: Any = NOT_GIVEN, **params: Any) -> Any:
+    def __call__(self, sequences: str | list[str], candidate_labels: Any = UNSET, **params: Any) -> Any:
         # An explicit candidate_labels=None replaces the pipeline's labels and is refused, as in transformers;
         # only leaving the argument out falls back to the labels given when the pipeline was made.
-        if candidate_labels is not NOT_GIVEN:
+        if candidate_labels is not UNSET:
             params["candidate_labels"] = candidate_labels
         return super().__call__(sequences, **params)
 
