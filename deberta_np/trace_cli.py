@@ -119,7 +119,10 @@ def cmd_verify_onnx(args: argparse.Namespace) -> int:
 
     if not args.model:
         raise UsageError("verify --onnx needs --model DIR (the checkpoint the graph was exported from)")
-    rows = check_onnx(resolve_model_path(args.model), args.onnx, head=args.head)
+    try:
+        rows = check_onnx(resolve_model_path(args.model), args.onnx, head=args.head)
+    except (ValueError, OSError) as error:  # a checkpoint or graph that cannot be loaded: nothing was checked
+        raise UsageError(str(error)) from None
     for row in rows:
         print(json.dumps(row, ensure_ascii=False))
     print(summary(rows), file=sys.stderr)

@@ -90,3 +90,12 @@ def test_verify_onnx_needs_a_model(exported: Path, capsys: pytest.CaptureFixture
         main(["verify", "--onnx", str(exported)])
     assert exit_status.value.code == 2
     assert "needs --model" in capsys.readouterr().err
+
+
+def test_verify_onnx_on_a_file_that_is_no_graph_checks_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.onnx").write_bytes(b"not a graph")
+    with pytest.raises(SystemExit) as exit_status:  # 2: nothing could be checked, as verify says
+        main(["verify", "--model", str(GOLDEN_MODELS / "base-c2p-p2c"), "--onnx", str(tmp_path / "bad.onnx")])
+    assert exit_status.value.code == 2 and "bad.onnx" in capsys.readouterr().err
