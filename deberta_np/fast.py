@@ -60,6 +60,8 @@ from .config import DebertaConfig
 
 Array = Any
 Params = dict[str, Any]
+# What an encoder reads, in model.deberta's order: input_ids, attention_mask, token_type_ids, position_ids.
+Inputs = tuple[Array, Array, Array, Array]
 
 
 @dataclass(frozen=True)
@@ -478,15 +480,10 @@ class FastDeberta:
     # ------------------------------------------------------------------------------------------------------------
 
     def __call__(
-        self,
-        input_ids: Array,
-        attention_mask: Array,
-        token_type_ids: Array,
-        position_ids: Array,
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
+        self, inputs: Inputs, output_hidden_states: bool = False, output_attentions: bool = False
     ) -> tuple[Array, list[Array], list[Array]]:
-        """model.deberta's signature and results: (last hidden state [B, L, H], hidden states, attentions)."""
+        """model.deberta(*inputs, ...)'s results: (last hidden state [B, L, H], hidden states, attentions)."""
+        input_ids, attention_mask, token_type_ids, position_ids = inputs
         c, xp, empty = self.config, self.xp, self._empty
         batch, length = input_ids.shape
         hidden, n, layers = c.hidden_size, c.num_attention_heads, c.num_hidden_layers

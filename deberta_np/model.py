@@ -317,6 +317,15 @@ def encoder(
     return h, hidden_states, attentions
 
 
+def relative_embeddings(p: Params, config: DebertaConfig) -> Array:
+    """The relative-position table every layer reads: rel_embeddings [2P, H], as stored."""
+    return p["rel_embeddings"]["weight"]
+
+
+# What runs after layer `index`: (index, the embedding output, h, the float mask, encoder params, config) -> h.
+AfterLayer = Callable[[int, Array, Array, Array, Params, DebertaConfig], Array]
+
+
 def deberta(
     input_ids: Array,
     attention_mask: Array,
@@ -326,18 +335,33 @@ def deberta(
     config: DebertaConfig,
     output_hidden_states: bool = False,
     output_attentions: bool = False,
+    *,
+    attention: Attention = disentangled_self_attention,
+    relative_table: Callable[[Params, DebertaConfig], Array] = relative_embeddings,
+    after_layer: AfterLayer | None = None,
 ) -> tuple[Array, list[Array], list[Array]]:
-    """The DeBERTa encoder: ids [B, L] -> (last hidden state [B, L, H], hidden states, attentions)."""
+    """The DeBERTa encoder: ids [B, L] -> (last hidden state [B, L, H], hidden states, attentions).
+
+    The keyword arguments are where v2/v3 differ (model_v2.deberta passes its own); v1 uses the defaults."""
     xp = shim.namespace(input_ids)
     dtype = p["embeddings"]["word_embeddings"]["weight"].dtype
     float_mask = xp.astype(attention_mask, dtype)  # [B, L]
     h = embeddings(input_ids, token_type_ids, position_ids, float_mask, p["embeddings"], config)  # [B, L, H]
-    rel_embeddings = (
-        p["encoder"]["rel_embeddings"]["weight"] if config.relative_attention else None
-    )  # [2P, H]
-    layers = p["encoder"]["layer"]
+    table = relative_table(p["encoder"], config) if config.relative_attention else None  # [2P, H]
+
+    def after(index: int, h_index: Array) -> Array:
+        return after_layer(index, h, h_index, float_mask, p["encoder"], config)
+
     return encoder(
-        h, pair_mask(attention_mask), rel_embeddings, layers, config, output_hidden_states, output_attentions
+        h,
+        pair_mask(attention_mask),
+        table,
+        p["encoder"]["layer"],
+        config,
+        output_hidden_states,
+        output_attentions,
+        attention=attention,
+        after_layer=after if after_layer is not None else None,
     )
 
 

@@ -1,8 +1,8 @@
 """DeBERTa-v2 and v3 inference: what changes from v1 (model.py), written as the specification.
 
 Read model.py first: the building blocks, the embeddings, the masked softmax, the layer, the encoder loop and
-the task heads are v1's, used unchanged; this module passes its attention and its convolution into model.py's
-layer and encoder. What is new in v2/v3 (transformers' `models/deberta_v2/modeling_deberta_v2.py`, 4.57.6),
+the task heads are v1's, used unchanged; this module passes its attention, its relative table and its
+convolution into model.py's forward (`model.deberta`). What is new in v2/v3 (transformers' `models/deberta_v2/modeling_deberta_v2.py`, 4.57.6),
 top to bottom:
   * relative positions in log buckets (`position_buckets`) instead of clipping: near distances keep a row each,
     far ones share rows, so 256 rows reach 512 tokens and beyond;
@@ -23,6 +23,7 @@ Dimension legend as in model.py, plus:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from . import model, shim
@@ -33,13 +34,11 @@ from .model import (
     Params,
     attention_scale,
     embedding_parameter_shapes,
-    embeddings,
     layer_norm,
     layer_tail_shapes,
     linear,
     masked_softmax,
     merge_heads,
-    pair_mask,
     sequence_classification_head,
     split_heads,
 )
@@ -174,41 +173,27 @@ def conv_branch(
 
 
 # ================================================================================================================
-# The encoder: model.encoder with the v2 attention and the convolution after layer 0
+# The encoder: model.deberta with the v2 attention, the v2 relative table and the convolution after layer 0
 # ================================================================================================================
 
 
-def deberta(
-    input_ids: Array,
-    attention_mask: Array,
-    token_type_ids: Array,
-    position_ids: Array,
-    p: Params,
-    config: DebertaV2Config,
-    output_hidden_states: bool = False,
-    output_attentions: bool = False,
-) -> tuple[Array, list[Array], list[Array]]:
-    """ids [B, L] -> (last hidden state [B, L, H], N + 1 hidden states if asked, N attentions if asked)."""
-    xp = shim.namespace(input_ids)
-    dtype = p["embeddings"]["word_embeddings"]["weight"].dtype
-    float_mask = xp.astype(attention_mask, dtype)  # [B, L]
-    embedded = embeddings(input_ids, token_type_ids, position_ids, float_mask, p["embeddings"], config)
-    table = relative_embeddings(p["encoder"], config) if config.relative_attention else None  # [2S, H]
+def convolution_after_first_layer(
+    index: int, embedded: Array, h: Array, mask: Array, p: Params, config: DebertaV2Config
+) -> Array:
+    """After layer 0, where the checkpoint has a ConvLayer (conv_kernel_size > 0): conv_branch; else h as is."""
+    if index != 0 or config.conv_kernel_size == 0:
+        return h
+    return conv_branch(embedded, h, mask, p["conv"], config)
 
-    def convolution(index: int, h: Array) -> Array:
-        return conv_branch(embedded, h, float_mask, p["encoder"]["conv"], config) if index == 0 else h
 
-    return model.encoder(
-        embedded,
-        pair_mask(attention_mask),
-        table,
-        p["encoder"]["layer"],
-        config,
-        output_hidden_states,
-        output_attentions,
-        attention=disentangled_self_attention,
-        after_layer=convolution if config.conv_kernel_size > 0 else None,
-    )
+# ids [B, L] -> (last hidden state [B, L, H], N + 1 hidden states if asked, N attentions if asked): v1's forward
+# (embeddings, then the layers) with what v2/v3 change passed in.
+deberta = functools.partial(
+    model.deberta,
+    attention=disentangled_self_attention,
+    relative_table=relative_embeddings,
+    after_layer=convolution_after_first_layer,
+)
 
 
 # ================================================================================================================

@@ -19,7 +19,7 @@ from .checkpoint_files import find_checkpoint_files, read_state_dict
 from .config import DebertaConfig, write_config_json
 from .errors import CheckpointError, ConfigError, InputError
 from .family import V1, V2, Family, family_named
-from .fast import FastDeberta
+from .fast import FastDeberta, Inputs
 from .parameters import PREFIX, canonical_names, flatten, leaves, masked_lm_head, nest, select_parameters
 
 Array = Any
@@ -233,14 +233,10 @@ class DebertaPreTrainedModel:
     def num_parameters(self) -> int:
         return sum(int(numpy.prod(array.shape)) for array in leaves(self.params))
 
-    def prepare_inputs(
-        self,
-        input_ids: Any,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-    ) -> tuple[Array, Array, Array, Array]:
-        """Check and convert the inputs (nested lists or arrays) before any computation; raise InputError."""
+    def prepare_inputs(self, inputs: tuple[Any, Any, Any, Any]) -> Inputs:
+        """Check and convert (input_ids, attention_mask, token_type_ids, position_ids), nested lists or arrays,
+        None for the optional ones, before any computation; raise InputError."""
+        input_ids, attention_mask, token_type_ids, position_ids = inputs
         c = self.config
         ids = self._integer_array("input_ids", input_ids)
         if ids.ndim != 2:
@@ -319,34 +315,23 @@ class DebertaPreTrainedModel:
                 f"{name}[{', '.join(map(str, where))}] = {int(array[where])} is outside [0, {limit}) ({limit_name})"
             )
 
-    def encode(
-        self,
-        input_ids: Any,
-        attention_mask: Any = None,
-        token_type_ids: Any = None,
-        position_ids: Any = None,
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
+    def encode(self, input_ids: Any, attention_mask: Any = None, token_type_ids: Any = None) -> Array:
+        """The encoder alone: the last hidden state [B, L, H] (what pipelines read beneath any head)."""
+        h, _, _ = self.encoder_outputs((input_ids, attention_mask, token_type_ids, None), False, False)
+        return h
+
+    def encoder_outputs(
+        self, inputs: tuple[Any, Any, Any, Any], output_hidden_states: bool, output_attentions: bool
     ) -> tuple[Array, tuple[Array, ...] | None, tuple[Array, ...] | None]:
-        """Run the encoder: (last hidden state [B, L, H], hidden states or None, attentions or None)."""
-        ids, mask, types, positions = self.prepare_inputs(
-            input_ids, attention_mask, token_type_ids, position_ids
-        )
+        """Check the inputs and run the encoder: (last hidden state [B, L, H], hidden states or None, attentions
+        or None)."""
+        inputs = self.prepare_inputs(inputs)
         encoder = self._fast_path() if self.fast else None
         if encoder is not None:
-            h, hidden, attentions = encoder(
-                ids, mask, types, positions, output_hidden_states, output_attentions
-            )
+            h, hidden, attentions = encoder(inputs, output_hidden_states, output_attentions)
         else:
             h, hidden, attentions = self.family.spec.deberta(
-                ids,
-                mask,
-                types,
-                positions,
-                self.params[PREFIX[:-1]],
-                self.config,
-                output_hidden_states,
-                output_attentions,
+                *inputs, self.params[PREFIX[:-1]], self.config, output_hidden_states, output_attentions
             )
         return (
             h,
@@ -387,7 +372,7 @@ class DebertaPreTrainedModel:
         self, inputs: tuple[Any, Any, Any, Any], output_hidden_states: bool, output_attentions: bool
     ) -> tuple[dict[str, Array], tuple[Array, ...] | None, tuple[Array, ...] | None]:
         """(the head's outputs by field name, hidden states, attentions)."""
-        h, hidden, attentions = self.encode(*inputs, output_hidden_states, output_attentions)
+        h, hidden, attentions = self.encoder_outputs(inputs, output_hidden_states, output_attentions)
         return self.head_outputs(h), hidden, attentions
 
     def head_outputs(self, h: Array) -> dict[str, Array]:
@@ -570,14 +555,13 @@ class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
                 )
             return array.reshape(batch * choices, length)
 
-        h, hidden, attentions = self.encode(
+        rows = (
             ids.reshape(batch * choices, length),
             flat("attention_mask", attention_mask),
             flat("token_type_ids", token_type_ids),
             flat("position_ids", position_ids),
-            output_hidden_states,
-            output_attentions,
         )
+        h, hidden, attentions = self.encoder_outputs(rows, output_hidden_states, output_attentions)
         return (
             {"logits": self.family.spec.multiple_choice_head(h, self.params, self.config, choices)},
             hidden,

@@ -269,55 +269,59 @@ class _Archive:
 # The restricted unpickler.
 
 
-def _opcodes() -> dict[int, str]:
-    """Opcode byte -> handler method name. Anything absent is refused."""
-    names = {
-        "PROTO": b"\x80",
-        "FRAME": b"\x95",
-        "STOP": b".",
-        "MARK": b"(",
-        "POP": b"0",
-        "POP_MARK": b"1",
-        "NONE": b"N",
-        "NEWTRUE": b"\x88",
-        "NEWFALSE": b"\x89",
-        "BININT": b"J",
-        "BININT1": b"K",
-        "BININT2": b"M",
-        "LONG1": b"\x8a",
-        "BINFLOAT": b"G",
-        "BINUNICODE": b"X",
-        "SHORT_BINUNICODE": b"\x8c",
-        "BINUNICODE8": b"\x8d",
-        "EMPTY_TUPLE": b")",
-        "TUPLE": b"t",
-        "TUPLE1": b"\x85",
-        "TUPLE2": b"\x86",
-        "TUPLE3": b"\x87",
-        "EMPTY_LIST": b"]",
-        "APPEND": b"a",
-        "APPENDS": b"e",
-        "EMPTY_DICT": b"}",
-        "SETITEM": b"s",
-        "SETITEMS": b"u",
-        "BINGET": b"h",
-        "LONG_BINGET": b"j",
-        "BINPUT": b"q",
-        "LONG_BINPUT": b"r",
-        "MEMOIZE": b"\x94",
-        "GLOBAL": b"c",
-        "STACK_GLOBAL": b"\x93",
-        "INST": b"i",
-        "OBJ": b"o",
-        "NEWOBJ": b"\x81",
-        "REDUCE": b"R",
-        "BUILD": b"b",
-        "BINPERSID": b"Q",
-    }
-    return {code[0]: "_op_" + name.lower() for name, code in names.items()}
-
-
-_OPCODES = _opcodes()
+# Opcode byte -> (its name, the handler method, the struct format of the argument that follows it in the stream).
+# Anything absent is refused. Opcodes that differ only in the width of their argument share one handler.
+_OPCODES: dict[int, tuple[str, str, str]] = {
+    code[0]: (name, handler, argument)
+    for name, code, handler, argument in (
+        # framing
+        ("PROTO", b"\x80", "_op_proto", "<B"),
+        ("FRAME", b"\x95", "_op_frame", "<Q"),
+        ("STOP", b".", "_op_stop", ""),
+        # stack and memo
+        ("MARK", b"(", "_op_mark", ""),
+        ("POP", b"0", "_op_pop", ""),
+        ("POP_MARK", b"1", "_op_pop_mark", ""),
+        ("BINGET", b"h", "_op_get", "<B"),
+        ("LONG_BINGET", b"j", "_op_get", "<I"),
+        ("BINPUT", b"q", "_op_put", "<B"),
+        ("LONG_BINPUT", b"r", "_op_put", "<I"),
+        ("MEMOIZE", b"\x94", "_op_memoize", ""),
+        # plain values
+        ("NONE", b"N", "_op_none", ""),
+        ("NEWTRUE", b"\x88", "_op_newtrue", ""),
+        ("NEWFALSE", b"\x89", "_op_newfalse", ""),
+        ("BININT", b"J", "_op_push", "<i"),
+        ("BININT1", b"K", "_op_push", "<B"),
+        ("BININT2", b"M", "_op_push", "<H"),
+        ("BINFLOAT", b"G", "_op_push", ">d"),
+        ("LONG1", b"\x8a", "_op_long", "<B"),
+        ("SHORT_BINUNICODE", b"\x8c", "_op_string", "<B"),
+        ("BINUNICODE", b"X", "_op_string", "<I"),
+        ("BINUNICODE8", b"\x8d", "_op_string", "<Q"),
+        # containers
+        ("EMPTY_TUPLE", b")", "_op_empty_tuple", ""),
+        ("TUPLE", b"t", "_op_tuple", ""),
+        ("TUPLE1", b"\x85", "_op_tuple1", ""),
+        ("TUPLE2", b"\x86", "_op_tuple2", ""),
+        ("TUPLE3", b"\x87", "_op_tuple3", ""),
+        ("EMPTY_LIST", b"]", "_op_empty_list", ""),
+        ("APPEND", b"a", "_op_append", ""),
+        ("APPENDS", b"e", "_op_appends", ""),
+        ("EMPTY_DICT", b"}", "_op_empty_dict", ""),
+        ("SETITEM", b"s", "_op_setitem", ""),
+        ("SETITEMS", b"u", "_op_setitems", ""),
+        # globals and calls
+        ("GLOBAL", b"c", "_op_global", ""),
+        ("STACK_GLOBAL", b"\x93", "_op_stack_global", ""),
+        ("INST", b"i", "_op_inst", ""),
+        ("OBJ", b"o", "_op_obj", ""),
+        ("NEWOBJ", b"\x81", "_op_newobj", ""),
+        ("REDUCE", b"R", "_op_reduce", ""),
+        ("BUILD", b"b", "_op_build", ""),
+        ("BINPERSID", b"Q", "_op_binpersid", ""),
+    )
+}
 
 
 class _Unpickler:
@@ -391,18 +395,19 @@ class _Unpickler:
         while True:
             start = self.pos
             op = self.read(1)[0]
-            name = _OPCODES.get(op)
-            if name is None:
+            if op not in _OPCODES:
                 raise self.unsafe(f"opcode {bytes([op])!r} at byte {start} is not supported")
+            name, handler, argument = _OPCODES[op]
             try:
-                if name == "_op_stop":
+                arguments = struct.unpack(argument, self.read(struct.calcsize(argument))) if argument else ()
+                if name == "STOP":
                     return self._op_stop()
-                getattr(self, name)()
+                getattr(self, handler)(*arguments)
             except CheckpointError:
                 raise
             except (IndexError, KeyError, TypeError, ValueError, OverflowError) as e:
                 reason = ", ".join(a if type(a) is str else _show(a) for a in e.args)[:200]
-                raise self.error(f"malformed pickle at byte {start} ({name[4:].upper()}): {reason}") from None
+                raise self.error(f"malformed pickle at byte {start} ({name}): {reason}") from None
             except (RecursionError, MemoryError) as e:  # a last line of defence behind the depth bounds
                 raise self.error(
                     f"pickle too deeply nested or too large at byte {start}: {type(e).__name__}"
@@ -410,15 +415,13 @@ class _Unpickler:
 
     # -- framing
 
-    def _op_proto(self) -> None:
-        proto = self.read(1)[0]
+    def _op_proto(self, proto: int) -> None:
         if self.pos != 2:
             raise self.error("PROTO is allowed only at the start")
         if not 2 <= proto <= 5:
             raise self.error(f"pickle protocol {proto} is not supported (2 to 5 are)")
 
-    def _op_frame(self) -> None:
-        (n,) = struct.unpack("<Q", self.read(8))
+    def _op_frame(self, n: int) -> None:
         if n > len(self.data) - self.pos:
             raise self.error("pickle FRAME runs past the end of data.pkl")
 
@@ -443,30 +446,18 @@ class _Unpickler:
     def _op_pop_mark(self) -> None:
         self.pop_mark()
 
-    def _get(self, i: int) -> None:
+    def _op_get(self, i: int) -> None:
         if i not in self.memo:
             raise self.error(f"memo index {i} was never set")
         self.push(self.memo[i])
 
-    def _put(self, i: int) -> None:
+    def _op_put(self, i: int) -> None:
         if i >= MAX_MEMO_INDEX:
             raise self.error(f"memo index {i} exceeds the limit {MAX_MEMO_INDEX}")
         self.memo[i] = self.stack[-1]
 
-    def _op_binget(self) -> None:
-        self._get(self.read(1)[0])
-
-    def _op_long_binget(self) -> None:
-        self._get(struct.unpack("<I", self.read(4))[0])
-
-    def _op_binput(self) -> None:
-        self._put(self.read(1)[0])
-
-    def _op_long_binput(self) -> None:
-        self._put(struct.unpack("<I", self.read(4))[0])
-
     def _op_memoize(self) -> None:
-        self._put(len(self.memo))
+        self._op_put(len(self.memo))
 
     # -- plain values
 
@@ -479,33 +470,14 @@ class _Unpickler:
     def _op_newfalse(self) -> None:
         self.push(False)
 
-    def _op_binint(self) -> None:
-        self.push(struct.unpack("<i", self.read(4))[0])
+    def _op_push(self, value: int | float) -> None:
+        self.push(value)
 
-    def _op_binint1(self) -> None:
-        self.push(self.read(1)[0])
-
-    def _op_binint2(self) -> None:
-        self.push(struct.unpack("<H", self.read(2))[0])
-
-    def _op_long1(self) -> None:
-        n = self.read(1)[0]
+    def _op_long(self, n: int) -> None:
         self.push(int.from_bytes(self.read(n), "little", signed=True))
 
-    def _op_binfloat(self) -> None:
-        self.push(struct.unpack(">d", self.read(8))[0])
-
-    def _string(self, n: int) -> None:
+    def _op_string(self, n: int) -> None:
         self.push(str(self.read(n), "utf-8", "surrogatepass"))
-
-    def _op_binunicode(self) -> None:
-        self._string(struct.unpack("<I", self.read(4))[0])
-
-    def _op_short_binunicode(self) -> None:
-        self._string(self.read(1)[0])
-
-    def _op_binunicode8(self) -> None:
-        self._string(struct.unpack("<Q", self.read(8))[0])
 
     # -- containers
 

@@ -211,7 +211,7 @@ def trace(
             )
         )
     ids, mask, types, positions = model.prepare_inputs(
-        input_ids, attention_mask, token_type_ids, position_ids
+        (input_ids, attention_mask, token_type_ids, position_ids)
     )
     xp = shim.namespace(ids)
     rec = _Recorder()

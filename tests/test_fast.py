@@ -95,16 +95,18 @@ def test_golden_models(case: str, dtype: str) -> None:
             GOLDEN / case, dtype=dtype, fast=False, zero_fully_masked_rows=zero_rows
         )
         args = readable.prepare_inputs(
-            inputs["input_ids"],
-            inputs.get("attention_mask"),
-            inputs.get("token_type_ids"),
-            inputs.get("position_ids"),
+            (
+                inputs["input_ids"],
+                inputs.get("attention_mask"),
+                inputs.get("token_type_ids"),
+                inputs.get("position_ids"),
+            )
         )
         p, config = readable.params[PREFIX[:-1]], readable.config
         reference = model.deberta(*args, p, config, True, True)
         for tricks, threads in VARIANTS.values():
             encoder = fast.FastDeberta(p, config, tricks, threads=threads)
-            assert_same_encoding(encoder(*args, True, True), reference, config)
+            assert_same_encoding(encoder(args, True, True), reference, config)
 
 
 @pytest.mark.parametrize("case", V1_CASES)
@@ -194,7 +196,7 @@ def test_hypothesis_inputs(drawn: tuple, inputs: tuple, variant: str, dtype: typ
     tricks, threads = VARIANTS[variant]
     encoder = fast.FastDeberta(p, config, tricks, threads=threads)
     before = ids.copy(), mask.copy(), types.copy(), positions.copy()
-    assert_same_encoding(encoder(ids, mask, types, positions, True, True), reference, config)
+    assert_same_encoding(encoder((ids, mask, types, positions), True, True), reference, config)
     for original, now in zip(before, (ids, mask, types, positions)):
         assert np.array_equal(original, now)  # inputs are never written
 
@@ -218,7 +220,7 @@ def test_parameters_are_never_written() -> None:
     mask = np.array([[1] * 7, [1] * 4 + [0] * 3])
     for threads in (1, 2):
         encoder = fast.FastDeberta(p, config, threads=threads)
-        encoder(ids, mask, np.zeros_like(ids), np.arange(7)[None, :], True, True)
+        encoder((ids, mask, np.zeros_like(ids), np.arange(7)[None, :]), True, True)
 
 
 # ================================================================================================================
@@ -287,7 +289,7 @@ def test_gather_index_cache_is_bounded_and_lru() -> None:
     encoder = fast.FastDeberta(random_params(config, 1, np.float64), config, max_lengths=3)
     for length in (5, 6, 7, 5, 8):  # 5 is used again, so 6 is the oldest when 8 arrives
         ids = np.ones((1, length), dtype=np.int64)
-        encoder(ids, np.ones_like(ids), np.zeros_like(ids), np.arange(length)[None, :])
+        encoder((ids, np.ones_like(ids), np.zeros_like(ids), np.arange(length)[None, :]))
         assert len(encoder._indices) <= 3
     assert list(encoder._indices) == [7, 5, 8]
 
@@ -343,7 +345,7 @@ def test_portable_branches_under_array_api_strict(case: str, threads: int) -> No
         encoder = fast.FastDeberta(
             to_array_api_strict(readable.params[PREFIX[:-1]]), readable.config, threads=threads
         )
-        got = encoder(*(xps.asarray(a) for a in args), True, True)
+        got = encoder(tuple(xps.asarray(a) for a in args), True, True)
         assert_same_encoding(
             (np.asarray(got[0]), [np.asarray(a) for a in got[1]], [np.asarray(a) for a in got[2]]),
             reference,
@@ -402,11 +404,11 @@ def test_default_threads_choose_per_shape_and_equal_the_readable_path(
     blas.count = 2
     ids = np.arange(30, dtype=np.int64).reshape(3, 10) % config.vocab_size
     mask = np.array([[1] * 10, [1] * 6 + [0] * 4, [1] * 10])
-    args = readable.prepare_inputs(ids, mask, None, None)
+    args = readable.prepare_inputs((ids, mask, None, None))
     reference = readable.family.spec.deberta(*args, p, config, True, True)
     for least in (10**9, 0):  # BLAS-threaded, then worker threads (shards: 3 rows on 2 workers)
         encoder.workers_from_tokens_groups = encoder.workers_from_tokens_shards = least
-        assert_same_encoding(encoder(*args, True, True), reference, config)
+        assert_same_encoding(encoder(args, True, True), reference, config)
     assert blas.blocks == 1
     monkeypatch.setattr(fast.blas_threads, "controller", lambda: None)  # no OpenBLAS to control: one thread
     assert encoder.plan(8, 128) == (1, False)

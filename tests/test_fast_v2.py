@@ -132,10 +132,10 @@ def test_random_configs_every_variant(name: str, dtype: type) -> None:
             reference = model_v2.deberta(*args, p, config, True, True)
             for variant, encoder in encoders.items():
                 try:
-                    assert_same_encoding(encoder(*args, True, True), reference, config)
+                    assert_same_encoding(encoder(args, True, True), reference, config)
                 except AssertionError as error:
                     raise AssertionError(f"{variant}, length {length}, batch {batch}: {error}") from None
-            last, hidden, attentions = encoders["default"](*args)  # nothing asked: nothing kept
+            last, hidden, attentions = encoders["default"](args)  # nothing asked: nothing kept
             assert_close(last, reference[0], "last hidden state", encoder_terms(config, length))
             assert hidden == [] and attentions == []
 
@@ -201,7 +201,7 @@ def test_hypothesis_configs(
     tricks, threads = VARIANTS[variant]
     reference = model_v2.deberta(*args, p, config, True, True)
     assert_same_encoding(
-        FastDebertaV2(p, config, tricks, threads=threads)(*args, True, True), reference, config
+        FastDebertaV2(p, config, tricks, threads=threads)(args, True, True), reference, config
     )
     assert all(np.array_equal(a, b) for a, b in zip(args, before))  # inputs are never written
 
@@ -213,7 +213,7 @@ def test_parameters_are_never_written() -> None:
         array.flags.writeable = False  # a write raises
     args = inputs(2, 7, seed=0)
     for tricks, threads in (VARIANTS["default"], (fast.Tricks(parallel="shards"), 2), (fast.OFF, 1)):
-        FastDebertaV2(p, config, tricks, threads=threads)(*args, True, True)
+        FastDebertaV2(p, config, tricks, threads=threads)(args, True, True)
 
 
 # ================================================================================================================
@@ -269,7 +269,7 @@ def test_portable_branches_under_array_api_strict(threads: int) -> None:
         args = inputs(3, 9, seed=1)
         reference = model_v2.deberta(*args, p, config, True, True)
         encoder = FastDebertaV2(to_array_api_strict(p), config, threads=threads)
-        got = encoder(*(xps.asarray(a) for a in args), True, True)
+        got = encoder(tuple(xps.asarray(a) for a in args), True, True)
         assert_same_encoding(
             (np.asarray(got[0]), [np.asarray(a) for a in got[1]], [np.asarray(a) for a in got[2]]),
             reference,

@@ -272,7 +272,7 @@ def test_question_answering_batches_windows(models: dict) -> None:
 def test_fill_mask_head_on_gathered_rows_equals_the_model(models: dict, name: str, mask: int) -> None:
     model = load_model(models[name], head="masked_lm")  # v2: with deberta-v2-xlarge's ConvLayer
     ids = np.array([[1, 713, mask, 16, mask, 2]])
-    h, _, _ = model.encode(ids)
+    h = model.encode(ids)
     full = model(ids).logits
     gathered = model.masked_lm_logits(h[:, [2, 4]])  # what fill-mask runs: the head on the masked rows only
     # Three reductions of `hidden` terms each (dense, LayerNorm, decoder), computed with other BLAS blockings (2

@@ -43,7 +43,7 @@ class FeatureExtractionPipeline(Pipeline):
         return [Feature(list(encoding["input_ids"]), list(encoding["token_type_ids"]))]
 
     def infer(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, rows: list[Feature]) -> list[dict]:
-        h, _, _ = self.model.encode(ids, attention_mask=mask, token_type_ids=types)
+        h = self.model.encode(ids, attention_mask=mask, token_type_ids=types)
         h = host(h)
         return [{"hidden": h[r, : len(row)]} for r, row in enumerate(rows)]
 

@@ -84,7 +84,7 @@ class FillMaskPipeline(Pipeline):
     def infer(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, rows: list[Feature]) -> list[dict]:
         # Only the masked positions need the vocabulary-wide projection (V = 50265 columns: at every position it
         # would cost more than the whole encoder), so the head runs on the gathered hidden states alone.
-        h, _, _ = self.model.encode(ids, attention_mask=mask, token_type_ids=types)
+        h = self.model.encode(ids, attention_mask=mask, token_type_ids=types)
         row, column = np.nonzero(ids == self.tokenizer.mask_token_id)
         xp = self.model.xp
         logits = host(self.model.masked_lm_logits(h[xp.asarray(row), xp.asarray(column)][None]))[
