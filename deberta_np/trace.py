@@ -184,6 +184,11 @@ class _Recorder:
         return value
 
 
+def _is_torch_module(model: Any) -> bool:
+    """Whether `model` is a torch.nn.Module (a transformers model), without importing torch."""
+    return any(c.__module__ == "torch.nn.modules.module" for c in type(model).__mro__)
+
+
 def trace(
     model: Any,
     input_ids: Any,
@@ -195,7 +200,13 @@ def trace(
 
     The inputs are those of the model's __call__ (checked the same way); a multiple-choice model's [B, C, L]
     inputs are traced as the [B*C, L] rows its encoder sees. Returns NumPy arrays named as in TRACE_NAMES.
+    `model` may also be a transformers DeBERTa model (PyTorch, any head): its trace under the same names, the
+    reference to compare a port with (trace_transformers.py).
     """
+    if _is_torch_module(model):
+        from .trace_transformers import trace_transformers
+
+        return trace_transformers(model, (input_ids, attention_mask, token_type_ids, position_ids))
     config = model.config
     v2 = isinstance(config, DebertaV2Config)
     choices = None

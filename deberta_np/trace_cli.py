@@ -65,9 +65,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
         tensors = trace(model, **inputs)
         metadata = trace_metadata(model, tensors)
     elif args.backend == "transformers":
-        from .trace_transformers import load_transformers_model, trace_transformers
+        from .trace_transformers import load_transformers_model
 
-        tensors = trace_transformers(load_transformers_model(path, head, args.dtype), **inputs)
+        tensors = trace(load_transformers_model(path, head, args.dtype), **inputs)
         metadata = _metadata(config, head, tensors, "transformers")
     else:
         if not args.onnx:

@@ -49,21 +49,17 @@ def load_transformers_model(path: str | Path, head: str, dtype: str = "float32")
     return model.to(getattr(torch, dtype))
 
 
-def trace_transformers(
-    model: Any,
-    input_ids: Any,
-    attention_mask: Any = None,
-    token_type_ids: Any = None,
-    position_ids: Any = None,
-) -> dict[str, numpy.ndarray]:
+def trace_transformers(model: Any, inputs: tuple[Any, Any, Any, Any]) -> dict[str, numpy.ndarray]:
     """Run a transformers DeBERTa model (any head, v1 or v2/v3) once; return the trace under deberta_np's names.
 
-    Inputs as for `deberta_np.trace` (a multiple-choice model takes [B, C, L] and is traced per flattened row).
+    `deberta_np.trace(model, ...)` calls this for a transformers model: `inputs` are trace's (input_ids,
+    attention_mask, token_type_ids, position_ids); a multiple-choice model takes [B, C, L] and is traced per
+    flattened row.
     """
     torch = _import_torch()
     from torch.overrides import TorchFunctionMode
 
-    inputs = _torch_inputs(torch, input_ids, attention_mask, token_type_ids, position_ids)
+    inputs = _torch_inputs(torch, *inputs)
     base = getattr(model, "deberta", model)
     config = base.config
     v2 = config.model_type == "deberta-v2"

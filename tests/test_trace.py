@@ -103,11 +103,11 @@ def test_readme_documents_every_name() -> None:
 def test_transformers_trace_agrees_on_every_name(case: str, dtype: str) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from deberta_np.trace_transformers import load_transformers_model, trace_transformers
+    from deberta_np.trace_transformers import load_transformers_model
 
     path = GOLDEN_MODELS / case
     model, ours = traced(path, dtype)
-    theirs = trace_transformers(load_transformers_model(path, model.head, dtype), **golden_inputs(case))
+    theirs = trace(load_transformers_model(path, model.head, dtype), **golden_inputs(case))
     assert list(theirs) == list(ours)  # the same names, in the same (forward) order
     metadata = trace_metadata(model, ours)
     report = compare_traces(ours, theirs, metadata_a=metadata)

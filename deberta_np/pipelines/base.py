@@ -398,6 +398,16 @@ class _Unset:
 UNSET: Any = _Unset()  # a call option left out, where None is a value of its own (top_k, candidate_labels)
 
 
+# What text-classification and feature-extraction pass on to their tokenizer at call time (fill-mask takes the same
+# as tokenizer_kwargs), left to the tokenizer's defaults when not given.
+TOKENIZER_OPTIONS: dict[str, Any] = {"truncation": None, "max_length": None}
+
+
+def tokenizer_options(params: dict[str, Any]) -> dict[str, Any]:
+    """The TOKENIZER_OPTIONS a call gave, for the tokenizer."""
+    return {name: params[name] for name in TOKENIZER_OPTIONS if params.get(name) is not None}
+
+
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Feature, Pipeline, host
+from .base import TOKENIZER_OPTIONS, Feature, Pipeline, host, tokenizer_options
 
 POOLINGS = ("none", "mean", "cls")
 
@@ -25,8 +25,7 @@ class FeatureExtractionPipeline(Pipeline):
     defaults: ClassVar[dict[str, Any]] = {
         "pooling": "none",
         "return_tensors": False,
-        "truncation": None,
-        "max_length": None,
+        **TOKENIZER_OPTIONS,
     }
 
     def check_parameters(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +37,7 @@ class FeatureExtractionPipeline(Pipeline):
         from .text_classification import text_and_pair
 
         text, pair = text_and_pair(item)
-        options = {k: params[k] for k in ("truncation", "max_length") if params[k] is not None}
+        options = tokenizer_options(params)
         encoding = self.tokenizer(text, pair, **options)
         return [Feature(list(encoding["input_ids"]), list(encoding["token_type_ids"]))]
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import InputError
-from .base import Feature, Pipeline, check_positive_int, decode, host, softmax
+from .base import TOKENIZER_OPTIONS, Feature, Pipeline, check_positive_int, decode, host, softmax
 
 
 class FillMaskPipeline(Pipeline):
@@ -35,10 +35,10 @@ class FillMaskPipeline(Pipeline):
         if params["targets"] is not None:
             params["target_ids"] = self.target_ids(params["targets"])
         kwargs = params["tokenizer_kwargs"] or {}
-        unknown = set(kwargs) - {"truncation", "max_length"}
+        unknown = set(kwargs) - set(TOKENIZER_OPTIONS)
         if unknown:
             raise TypeError(
-                f"tokenizer_kwargs accepts truncation and max_length, got {', '.join(sorted(unknown))}"
+                f"tokenizer_kwargs accepts {' and '.join(TOKENIZER_OPTIONS)}, got {', '.join(sorted(unknown))}"
             )
         return params
 

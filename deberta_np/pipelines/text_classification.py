@@ -6,7 +6,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import UNSET, Feature, Pipeline, check_positive_int, host, softmax
+from .base import (
+    TOKENIZER_OPTIONS,
+    UNSET,
+    Feature,
+    Pipeline,
+    check_positive_int,
+    host,
+    softmax,
+    tokenizer_options,
+)
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 
@@ -28,8 +37,7 @@ class TextClassificationPipeline(Pipeline):
     defaults: ClassVar[dict[str, Any]] = {
         "top_k": UNSET,
         "function_to_apply": None,
-        "truncation": None,
-        "max_length": None,
+        **TOKENIZER_OPTIONS,
         "text_pair": None,
     }
 
@@ -58,7 +66,7 @@ class TextClassificationPipeline(Pipeline):
                     "text_pair given twice: in the input dict and as text_pair=; give it in one place only"
                 )
             pair = params["text_pair"]
-        options = {k: params[k] for k in ("truncation", "max_length") if params[k] is not None}
+        options = tokenizer_options(params)
         encoding = self.tokenizer(text, pair, **options)
         return [Feature(list(encoding["input_ids"]), list(encoding["token_type_ids"]))]
 

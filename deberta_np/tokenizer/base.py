@@ -10,6 +10,7 @@ an `Encoding` (`_encode_text`) and how tokens become text (`convert_tokens_to_st
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -17,10 +18,13 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from deberta_np.errors import ConfigError, TokenizerError
 from deberta_np.jsonio import loads
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 from deberta_np.tokenizer.encoding import (
     PADDING_STRATEGIES,
     TRUNCATION_STRATEGIES,
@@ -238,6 +242,25 @@ def split_added(text: str, start: int, end: int, pattern: Any, by_content: Mappi
         out.append((pos, end, None))
 
 
+class TokenizerOptions(TypedDict, total=False):
+    """The keyword options every tokenizer's constructor takes besides its family's own.
+
+    added_tokens: (id, AddedToken) pairs registered before the special tokens; special_tokens: {attribute:
+    content} over the defaults ([CLS], [SEP], [UNK], [PAD], [MASK]); model_max_length (default: no limit);
+    padding_side and truncation_side: "right" (default) or "left"; clean_up_tokenization_spaces (default False);
+    template: the special-token template (default: [CLS] A [SEP] and [CLS] A [SEP] B [SEP]); cache_size: the
+    number of words the word cache holds (default: the family's)."""
+
+    added_tokens: Iterable[tuple[int, AddedToken]]
+    special_tokens: dict[str, str] | None
+    model_max_length: int
+    padding_side: str
+    truncation_side: str
+    clean_up_tokenization_spaces: bool
+    template: Template | None
+    cache_size: int | None
+
+
 class TokenizerBase:
     """The tokenizer API shared by DebertaTokenizer (v1) and DebertaV2Tokenizer (v2/v3)."""
 
@@ -245,21 +268,43 @@ class TokenizerBase:
 
     def _set_options(
         self,
-        model_max_length: Any,
-        padding_side: str,
-        truncation_side: str,
-        clean_up_tokenization_spaces: bool,
-        special_tokens: dict[str, str] | None,
-    ) -> None:
-        """Check and set the options every tokenizer takes."""
+        *,
+        added_tokens: Iterable[tuple[int, AddedToken]] = (),
+        special_tokens: dict[str, str] | None = None,
+        model_max_length: int = VERY_LARGE_INTEGER,
+        padding_side: str = "right",
+        truncation_side: str = "right",
+        clean_up_tokenization_spaces: bool = False,
+        template: Template | None = None,
+        cache_size: int | None = None,
+        **unknown: Any,
+    ) -> tuple[Iterable[tuple[int, AddedToken]], Template | None, dict[str, int]]:
+        """Check and set the options every tokenizer takes (`TokenizerOptions`); return those the family's
+        constructor uses itself: (the added tokens, the template or None for the family's default, the keyword
+        options of its word cache)."""
+        if unknown:
+            own = [
+                name
+                for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+                if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+            ]
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) {', '.join(sorted(unknown))}; it takes "
+                f"{', '.join([*own, *TokenizerOptions.__annotations__])}"
+            )
         for name, value in (("padding_side", padding_side), ("truncation_side", truncation_side)):
             if value not in ("right", "left"):
                 raise ValueError(f"{name} must be 'right' or 'left', got {value!r}")
+        if cache_size is not None and (
+            not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 1
+        ):
+            raise ValueError(f"cache_size must be a positive int (words) or None, got {cache_size!r}")
         self.model_max_length = max_length_option(model_max_length)
         self.padding_side = padding_side
         self.truncation_side = truncation_side
         self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
         self.special_tokens = {**DEFAULT_SPECIAL_TOKENS, **(special_tokens or {})}
+        return added_tokens, template, ({} if cache_size is None else {"cache_size": cache_size})
 
     def _add_tokens_and_specials(
         self, added_tokens: Iterable[tuple[int, AddedToken]], special: Callable[[str, str], AddedToken]
@@ -280,6 +325,32 @@ class TokenizerBase:
         """`[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]`, the second text's tokens with type id 1."""
         cls, sep = (self.cls_token_id, self.cls_token, 0), (self.sep_token_id, self.sep_token, 0)
         return Template(single=(cls, ("A", 0), sep), pair=(cls, ("A", 0), sep, ("B", 1), (*sep[:2], 1)))
+
+    # tokenizer_config.json keys the constructor takes as options (besides special and added tokens)
+    config_options: ClassVar[tuple[str, ...]] = (
+        "model_max_length",
+        "padding_side",
+        "truncation_side",
+        "clean_up_tokenization_spaces",
+    )
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, **overrides: Any) -> Self:
+        """Load from a directory as transformers saves one: the family's vocabulary files (or only an HF
+        `tokenizer.json`), and optionally `tokenizer_config.json`, `special_tokens_map.json`, `added_tokens.json`.
+        Keyword arguments override the files' options (`model_max_length=512`, and the family's own: see the
+        class)."""
+        directory, config, special_map = cls._read_configs(directory)
+        make, added = cls._read_vocabulary(directory, config)
+        return cls._from_configs(directory, config, special_map, added, overrides, make)
+
+    @classmethod
+    def _read_vocabulary(
+        cls, directory: Path, config: dict
+    ) -> tuple[Callable[..., Self], list[tuple[int, AddedToken]]]:
+        """The family's vocabulary files in `directory`: (a constructor call taking the options, the added tokens
+        the files hold). May set defaults in `config` (what a tokenizer.json says)."""
+        raise NotImplementedError
 
     @staticmethod
     def _read_configs(directory: str | os.PathLike) -> tuple[Path, dict, dict]:
@@ -305,12 +376,11 @@ class TokenizerBase:
         special_map: dict,
         added: list[tuple[int, AddedToken]],
         overrides: dict[str, Any],
-        option_names: Sequence[str],
         make: Callable[..., Any],
     ) -> Any:
         """`from_pretrained`'s end: the added tokens of the files (`added` from the vocabulary files, then
         added_tokens.json, then tokenizer_config.json's added_tokens_decoder), the special tokens (the config, then
-        special_tokens_map.json, then `overrides`) and the options `option_names` (the config, then `overrides`),
+        special_tokens_map.json, then `overrides`) and the options `config_options` (the config, then `overrides`),
         given to `make`; an error of the constructor names the directory."""
         config_path = directory / "tokenizer_config.json"
         added = added + read_added_tokens(directory / "added_tokens.json")
@@ -329,7 +399,7 @@ class TokenizerBase:
         for attr in SPECIAL_TOKEN_ATTRIBUTES:
             if attr in overrides:
                 specials[attr] = overrides.pop(attr)
-        options = {key: config[key] for key in option_names if config.get(key) is not None}
+        options = {key: config[key] for key in cls.config_options if config.get(key) is not None}
         options.update(overrides)
         try:
             return make(added_tokens=added, special_tokens=specials, **options)

@@ -29,17 +29,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain, islice, repeat
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import regex
 
 from deberta_np.tokenizer.base import (
-    VERY_LARGE_INTEGER,
     AddedToken,
     TokenizerBase,
+    TokenizerOptions,
     _surrogate_error,
     read_tokenizer_json,
     split_added,
@@ -58,16 +58,8 @@ from deberta_np.tokenizer.encoding import (
     Template,
 )
 
-# transformers' "no limit" model_max_length (int(1e30)), and the threshold above which it means "unset".
-
-# tokenizer_config.json keys that become constructor options.
-CONFIG_OPTIONS = (
-    "add_prefix_space",
-    "model_max_length",
-    "padding_side",
-    "truncation_side",
-    "clean_up_tokenization_spaces",
-)
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class DebertaTokenizer(TokenizerBase):
@@ -78,6 +70,8 @@ class DebertaTokenizer(TokenizerBase):
     [1, 31414, 232, 2]
     """
 
+    config_options = (*("add_prefix_space",), *TokenizerBase.config_options)
+
     # transformers' DebertaTokenizer order
     model_input_names: ClassVar[list[str]] = ["input_ids", "attention_mask", "token_type_ids"]
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
@@ -87,19 +81,10 @@ class DebertaTokenizer(TokenizerBase):
         vocab: dict[str, int],
         merges: list[tuple[str, str]],
         *,
-        added_tokens: Iterable[tuple[int, AddedToken]] = (),
-        special_tokens: dict[str, str] | None = None,
         add_prefix_space: bool = False,
-        model_max_length: int = VERY_LARGE_INTEGER,
-        padding_side: str = "right",
-        truncation_side: str = "right",
-        clean_up_tokenization_spaces: bool = False,
-        template: Template | None = None,
-        cache_size: int | None = None,
+        **options: Unpack[TokenizerOptions],
     ) -> None:
-        self._set_options(
-            model_max_length, padding_side, truncation_side, clean_up_tokenization_spaces, special_tokens
-        )
+        added_tokens, template, cache_options = self._set_options(**options)
         self.add_prefix_space = bool(add_prefix_space)
 
         self._base_vocab = dict(vocab)
@@ -118,8 +103,7 @@ class DebertaTokenizer(TokenizerBase):
             self._id_to_token[token_id] = token
 
         unk = self.special_tokens["unk_token"]
-        kwargs = {} if cache_size is None else {"cache_size": cache_size}
-        self.bpe = ByteLevelBPE(self._base_vocab, self._merges, unk_id=self._vocab.get(unk), **kwargs)
+        self.bpe = ByteLevelBPE(self._base_vocab, self._merges, unk_id=self._vocab.get(unk), **cache_options)
         self._pattern = regex.compile(GPT2_PATTERN)
         self._build_matchers()
         self.template = template or self._default_template()
@@ -142,11 +126,11 @@ class DebertaTokenizer(TokenizerBase):
         self._special_ids = frozenset(i for i, t in self._added.items() if t.special)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, **overrides: Any) -> DebertaTokenizer:
-        """Load from a directory with `vocab.json` + `merges.txt` (and optionally `tokenizer_config.json`,
-        `special_tokens_map.json`, `added_tokens.json`), or with only an HF `tokenizer.json`.
-        Keyword arguments override the files (`add_prefix_space=True`, `model_max_length=512`, ...)."""
-        directory, config, special_map = cls._read_configs(directory)
+    def _read_vocabulary(
+        cls, directory: Path, config: dict
+    ) -> tuple[Callable[..., DebertaTokenizer], list[tuple[int, AddedToken]]]:
+        """`vocab.json` + `merges.txt`, or an HF `tokenizer.json` alone (its pre-tokenizer's add_prefix_space as
+        the default). Options: `add_prefix_space=True`, `model_max_length=512`, ..."""
         added: list[tuple[int, AddedToken]] = []
         template = None
         if (directory / "vocab.json").exists() and (directory / "merges.txt").exists():
@@ -159,15 +143,7 @@ class DebertaTokenizer(TokenizerBase):
             config.setdefault("add_prefix_space", pre_tokenizer_prefix)
         else:
             raise FileNotFoundError(f"{directory}: needs vocab.json and merges.txt, or tokenizer.json")
-        return cls._from_configs(
-            directory,
-            config,
-            special_map,
-            added,
-            overrides,
-            CONFIG_OPTIONS,
-            lambda **options: cls(vocab, merges, template=template, **options),
-        )
+        return (lambda **options: cls(vocab, merges, template=template, **options)), added
 
     @classmethod
     def from_gpt2_files(

@@ -39,18 +39,18 @@ import operator
 import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import regex
 
 from deberta_np.errors import TokenizerError
 from deberta_np.tokenizer.base import (
-    VERY_LARGE_INTEGER,
     AddedToken,
     TokenizerBase,
+    TokenizerOptions,
     _surrogate_error,
     read_tokenizer_json,
     split_added,
@@ -78,16 +78,11 @@ from deberta_np.tokenizer.sentencepiece_model import (
 from deberta_np.tokenizer.unigram import Unigram
 
 REFERENCES = ("sentencepiece", "fast")
-CONFIG_OPTIONS = (
-    "do_lower_case",
-    "split_by_punct",
-    "model_max_length",
-    "padding_side",
-    "truncation_side",
-    "clean_up_tokenization_spaces",
-)
 # "▁"-words (Metaspace's split); stdlib `re` scans this twice as fast as `regex`
 _WORD = re.compile(f"{SPACE_SYMBOL}[^{SPACE_SYMBOL}]*|[^{SPACE_SYMBOL}]+")
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class DebertaV2Tokenizer(TokenizerBase):
@@ -101,6 +96,8 @@ class DebertaV2Tokenizer(TokenizerBase):
     "fast" (transformers' DebertaV2TokenizerFast exactly, `[UNK]` instead of byte fallback included); see the
     module docstring for what differs."""
 
+    config_options = (*("do_lower_case", "split_by_punct"), *TokenizerBase.config_options)
+
     model_input_names: ClassVar[list[str]] = ["input_ids", "token_type_ids", "attention_mask"]
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "spm.model"}
 
@@ -111,28 +108,15 @@ class DebertaV2Tokenizer(TokenizerBase):
         reference: str = "sentencepiece",
         do_lower_case: bool = False,
         split_by_punct: bool = False,
-        added_tokens: Iterable[tuple[int, AddedToken]] = (),
-        special_tokens: dict[str, str] | None = None,
-        model_max_length: int = VERY_LARGE_INTEGER,
-        padding_side: str = "right",
-        truncation_side: str = "right",
-        clean_up_tokenization_spaces: bool = False,
-        template: Template | None = None,
-        cache_size: int | None = None,
+        **options: Unpack[TokenizerOptions],
     ) -> None:
         if reference not in REFERENCES:
             raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
-        self._set_options(
-            model_max_length, padding_side, truncation_side, clean_up_tokenization_spaces, special_tokens
-        )
+        added_tokens, template, cache_options = self._set_options(**options)
         if not isinstance(model, (ModelProto, str, os.PathLike)):
             raise TypeError(
                 f"model must be a path to an spm.model file or a ModelProto, got {type(model).__name__}"
             )
-        if cache_size is not None and (
-            not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 1
-        ):
-            raise ValueError(f"cache_size must be a positive int (words) or None, got {cache_size!r}")
         self._model_bytes: bytes | None = None
         if not isinstance(model, ModelProto):
             path = Path(model)
@@ -164,13 +148,12 @@ class DebertaV2Tokenizer(TokenizerBase):
             "remove_extra_whitespaces": spec.remove_extra_whitespaces,
             "escape_whitespaces": spec.escape_whitespaces,
         }
-        kwargs = {} if cache_size is None else {"cache_size": cache_size}
         self.unigram = Unigram(
             model.pieces,
             trainer.unk_id,
             sentencepiece=reference == "sentencepiece",
             byte_fallback=trainer.byte_fallback,
-            **kwargs,
+            **cache_options,
         )
         self._pieces = model.pieces
         self._base_vocab: dict[str, int] = {}
@@ -225,14 +208,13 @@ class DebertaV2Tokenizer(TokenizerBase):
     # --- loading and saving ---------------------------------------------------------------------------------
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, **overrides: Any) -> DebertaV2Tokenizer:
-        """Load from a directory with `spm.model` (and optionally `tokenizer_config.json`,
-        `special_tokens_map.json`, `added_tokens.json`), or with only an HF `tokenizer.json` (Unigram model).
-        Keyword arguments override the files (`reference="fast"`, `do_lower_case=True`, `model_max_length=512`)."""
-        directory, config, special_map = cls._read_configs(directory)
+    def _read_vocabulary(
+        cls, directory: Path, config: dict
+    ) -> tuple[Callable[..., DebertaV2Tokenizer], list[tuple[int, AddedToken]]]:
+        """`spm.model` (or the file tokenizer_config.json's vocab_file names), or an HF `tokenizer.json` alone
+        (Unigram model). Options: `reference="fast"`, `do_lower_case=True`, `model_max_length=512`, ..."""
         added: list[tuple[int, AddedToken]] = []
         template = None
-        tokenizer_json = None
         vocab_file = config.get("vocab_file") if isinstance(config.get("vocab_file"), str) else None
         spm_path = directory / (Path(vocab_file).name if vocab_file else "spm.model")
         if not spm_path.exists():
@@ -240,21 +222,12 @@ class DebertaV2Tokenizer(TokenizerBase):
         if spm_path.exists():
             model: ModelProto | Path = spm_path
         elif (directory / "tokenizer.json").exists():
-            tokenizer_json = directory / "tokenizer.json"
-            model, added, template, options = _read_tokenizer_json(tokenizer_json)
+            model, added, template, options = _read_tokenizer_json(directory / "tokenizer.json")
             for key, value in options.items():
                 config.setdefault(key, value)
         else:
             raise FileNotFoundError(f"{directory}: needs spm.model (SentencePiece model) or tokenizer.json")
-        return cls._from_configs(
-            directory,
-            config,
-            special_map,
-            added,
-            overrides,
-            CONFIG_OPTIONS,
-            lambda **options: cls(model, template=template, **options),
-        )
+        return (lambda **options: cls(model, template=template, **options)), added
 
     def save_vocabulary(
         self, save_directory: str | os.PathLike, filename_prefix: str | None = None
