@@ -31,7 +31,17 @@ from forward import BASE, SHAPES, build_checkpoint, format_blas, fresh
 
 TARGETS = {(1, 16): 2.0, (1, 128): 2.0, (8, 128): 1.3, (32, 128): 1.3, (1, 512): 1.2}  # issue 5's CPU targets
 
-PRODUCTS = """
+# The end of every timed script: one warm-up `forward()`, then the median of `repeats` timed calls, as JSON.
+MEDIAN_TIME = """
+forward()
+times = []
+for _ in range({repeats}):
+    started = time.perf_counter(); forward(); times.append(time.perf_counter() - started)
+print(json.dumps({{"seconds": statistics.median(times)}}))
+"""
+
+PRODUCTS = (
+    """
 import json, time, statistics, os
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
@@ -52,14 +62,12 @@ def forward():
     for _ in range(layers):
         for w, out in zip(weights, outs):
             product(w, out)
-forward()
-times = []
-for _ in range(repeats):
-    started = time.perf_counter(); forward(); times.append(time.perf_counter() - started)
-print(json.dumps({{"seconds": statistics.median(times)}}))
 """
+    + MEDIAN_TIME
+)
 
-TORCH_PRODUCTS = """
+TORCH_PRODUCTS = (
+    """
 import json, time, statistics
 import torch
 torch.set_num_threads({threads})
@@ -72,14 +80,12 @@ def forward():
         for _ in range(layers):
             for w in weights:
                 torch.nn.functional.linear(x[w.shape[1]], w)
-forward()
-times = []
-for _ in range(repeats):
-    started = time.perf_counter(); forward(); times.append(time.perf_counter() - started)
-print(json.dumps({{"seconds": statistics.median(times)}}))
 """
+    + MEDIAN_TIME
+)
 
-TRANSFORMERS_FORWARD = """
+TRANSFORMERS_FORWARD = (
+    """
 import json, time, statistics
 import numpy as np, torch, transformers
 from benchmarks.forward import inputs
@@ -89,12 +95,9 @@ ids, mask = (torch.from_numpy(a) for a in inputs("deberta-base", {batch}, {lengt
 def forward():
     with torch.inference_mode():
         model(ids, attention_mask=mask)
-forward()
-times = []
-for _ in range({repeats}):
-    started = time.perf_counter(); forward(); times.append(time.perf_counter() - started)
-print(json.dumps({{"seconds": statistics.median(times)}}))
 """
+    + MEDIAN_TIME
+)
 
 
 REPORT = """

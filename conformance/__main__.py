@@ -41,6 +41,15 @@ def print_table(rows: list[dict[str, Any]], failures_only: bool = False) -> None
                 print(f"        {part}")
 
 
+def run_suite(run_checks: Callable[[], list[dict[str, Any]]]) -> int:
+    """`python -m conformance.<suite>`: one suite's rows, printed as python -m conformance prints them; exit
+    status 1 if a check failed."""
+    rows = run_checks()
+    print_table(rows)
+    print(f"\n{summary(rows)}")
+    return 1 if any(not r["ok"] for r in rows) else 0
+
+
 def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 

@@ -10,6 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# deberta-base's architecture (relative c2p|p2c attention, no absolute positions, no token types), whatever the
+# sizes: also that of live.py's deberta-base-shaped model.
+DEBERTA_BASE_FLAGS = {
+    "relative_attention": True,
+    "pos_att_type": "c2p|p2c",
+    "max_relative_positions": -1,
+    "position_biased_input": False,
+    "type_vocab_size": 0,
+    "layer_norm_eps": 1e-7,
+}
+
 # A tiny v1 model; each case changes what it covers.
 TINY = {
     "vocab_size": 96,
@@ -18,13 +29,37 @@ TINY = {
     "num_attention_heads": 4,
     "intermediate_size": 40,
     "max_position_embeddings": 64,
-    "relative_attention": True,
-    "pos_att_type": "c2p|p2c",
-    "max_relative_positions": -1,
-    "position_biased_input": False,
-    "type_vocab_size": 0,
-    "layer_norm_eps": 1e-7,
+    **DEBERTA_BASE_FLAGS,
 }
+
+# DeBERTa-v3's relative attention, scaled down: log buckets (8, beyond 4 positions), a LayerNorm on the table,
+# position projections shared with the content ones.
+V3_LIKE = {
+    "position_buckets": 8,
+    "max_relative_positions": 32,
+    "norm_rel_ebd": "layer_norm",
+    "share_att_key": True,
+    "pos_att_type": "p2c|c2p",
+}
+# The other v2 layout: no buckets, clamped at 5, its own position projections; with token types, embed_proj and a
+# head size of its own.
+OWN_POSITION_PROJECTIONS = {
+    "position_buckets": -1,
+    "max_relative_positions": 5,
+    "share_att_key": False,
+    "pos_att_type": "c2p|p2c",
+    "type_vocab_size": 2,
+    "embedding_size": 24,
+    "attention_head_size": 8,
+}
+MULTIPLE_CHOICE = {
+    "position_buckets": 4,
+    "max_relative_positions": 16,
+    "share_att_key": True,
+    "pos_att_type": "c2p|p2c",
+    "norm_rel_ebd": "layer_norm",
+}
+CONV = {"conv_kernel_size": 3, "conv_act": "gelu"}  # v2-xlarge's ConvLayer
 
 
 @dataclass(frozen=True)
@@ -144,14 +179,7 @@ V2_CASES = [
     Case(
         "v2-v3-like-buckets-shared-key",
         "sequence_classification",
-        {
-            "position_buckets": 8,
-            "max_relative_positions": 32,
-            "norm_rel_ebd": "layer_norm",
-            "share_att_key": True,
-            "pos_att_type": "p2c|c2p",
-            "num_labels": 3,
-        },
+        {**V3_LIKE, "num_labels": 3},
         length=24,
         covers="DeBERTa-v3's layout: log buckets (mid 4 < L=24), LayerNorm on the table, share_att_key, NLI-like head",
         version="v2",
@@ -159,17 +187,7 @@ V2_CASES = [
     Case(
         "v2-xlarge-like-conv-mlm",
         "masked_lm",
-        {
-            "conv_kernel_size": 3,
-            "conv_act": "gelu",
-            "position_buckets": 8,
-            "max_relative_positions": 32,
-            "norm_rel_ebd": "layer_norm",
-            "share_att_key": True,
-            "pos_att_type": "p2c|c2p",
-            "legacy": False,
-            "tie_word_embeddings": False,
-        },
+        {**CONV, **V3_LIKE, "legacy": False, "tie_word_embeddings": False},
         length=18,
         covers="v2-xlarge's layout: ConvLayer (k=3, gelu) after layer 0, buckets, Microsoft MLM head, .bin",
         file_format="bin",
@@ -178,17 +196,7 @@ V2_CASES = [
     Case(
         "v2-own-pos-proj-clamped-abs",
         "token_classification",
-        {
-            "position_buckets": -1,
-            "max_relative_positions": 5,
-            "share_att_key": False,
-            "pos_att_type": "c2p|p2c",
-            "position_biased_input": True,
-            "type_vocab_size": 2,
-            "embedding_size": 24,
-            "attention_head_size": 8,
-            "num_labels": 4,
-        },
+        {**OWN_POSITION_PROJECTIONS, "position_biased_input": True, "num_labels": 4},
         length=12,
         covers="no buckets, clamped (L=12 > P=5), pos_key_proj/pos_query_proj, absolute positions, token types, embed_proj",
         version="v2",
@@ -214,13 +222,7 @@ V2_CASES = [
     Case(
         "v2-multiple-choice",
         "multiple_choice",
-        {
-            "position_buckets": 4,
-            "max_relative_positions": 16,
-            "share_att_key": True,
-            "pos_att_type": "c2p|p2c",
-            "norm_rel_ebd": "layer_norm",
-        },
+        MULTIPLE_CHOICE,
         length=14,
         covers="the multiple-choice head (1 example x 3 choices), buckets 4",
         version="v2",
@@ -305,14 +307,7 @@ TF_CASES = [
     Case(
         "tf-v2-base-v3-like",
         "base",
-        {
-            "position_buckets": 8,
-            "max_relative_positions": 32,
-            "norm_rel_ebd": "layer_norm",
-            "share_att_key": True,
-            "pos_att_type": "p2c|c2p",
-            "position_biased_input": False,
-        },
+        {**V3_LIKE, "position_biased_input": False},
         length=24,
         covers="TFDebertaV2Model: DeBERTa-v3's layout (log buckets, LayerNorm on the table, share_att_key)",
         file_format="tf_model.h5",
@@ -321,16 +316,7 @@ TF_CASES = [
     Case(
         "tf-v2-mlm-conv",
         "masked_lm",
-        {
-            "conv_kernel_size": 3,
-            "conv_act": "gelu",
-            "position_buckets": 8,
-            "max_relative_positions": 32,
-            "norm_rel_ebd": "layer_norm",
-            "share_att_key": True,
-            "pos_att_type": "p2c|c2p",
-            "position_biased_input": False,
-        },
+        {**CONV, **V3_LIKE, "position_biased_input": False},
         length=18,
         covers="TFDebertaV2ForMaskedLM: ConvLayer (k=3, gelu; kernel [k, in, out]), buckets, cls.predictions.*",
         file_format="tf_model.h5",
@@ -339,16 +325,7 @@ TF_CASES = [
     Case(
         "tf-v2-seqcls-own-pos-proj",
         "sequence_classification",
-        {
-            "position_buckets": -1,
-            "max_relative_positions": 5,
-            "share_att_key": False,
-            "pos_att_type": "c2p|p2c",
-            "type_vocab_size": 2,
-            "embedding_size": 24,
-            "attention_head_size": 8,
-            "num_labels": 3,
-        },
+        {**OWN_POSITION_PROJECTIONS, "num_labels": 3},
         length=12,
         covers="TFDebertaV2ForSequenceClassification: TF's pos_proj/pos_q_proj (PT pos_key_proj/pos_query_proj), "
         "clamped, absolute positions, token types, embed_proj",
@@ -392,14 +369,7 @@ TF_CASES = [
     Case(
         "tf-v2-multiple-choice",
         "multiple_choice",
-        {
-            "position_buckets": 4,
-            "max_relative_positions": 16,
-            "share_att_key": True,
-            "pos_att_type": "c2p|p2c",
-            "norm_rel_ebd": "layer_norm",
-            "position_biased_input": False,
-        },
+        {**MULTIPLE_CHOICE, "position_biased_input": False},
         length=14,
         covers="TFDebertaV2ForMultipleChoice: 1 example x 3 choices, pooler + 1-unit classifier, buckets 4",
         file_format="tf_model.h5",

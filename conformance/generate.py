@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,23 @@ from deberta_np.oracle import float64_reference, hf_classes
 GOLDEN = Path(__file__).resolve().parent / "golden" / "models"
 PINNED_TRANSFORMERS = "4.57.6"
 SEED = 20261126
+
+
+def pinned_transformers() -> Any:
+    """transformers, if it is the version every golden is pinned to (else SystemExit: goldens from another
+    version would differ)."""
+    import transformers
+
+    if transformers.__version__ != PINNED_TRANSFORMERS:
+        raise SystemExit(
+            f"the goldens are pinned to transformers {PINNED_TRANSFORMERS}, found {transformers.__version__}"
+        )
+    return transformers
+
+
+def generator_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """The command line of the generator `python -m <module>`, described by its docstring's first line."""
+    return argparse.ArgumentParser(prog=f"python -m {module}", description=doc.split("\n")[0])
 
 
 def random_model(
@@ -121,6 +139,28 @@ def save_checkpoint(model: Any, directory: Path, case: Case) -> None:
     model.to(torch.float32)
 
 
+def golden_tensors(
+    case: Case,
+    config: dict[str, Any],
+    seed: int,
+    outputs: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """What golden.safetensors holds: the case's inputs (drawn from `seed`) as `inputs.<name>`, and `outputs`
+    of them."""
+    inputs = make_inputs(case, config, seed)
+    return {**{f"inputs.{k}": v for k, v in inputs.items()}, **outputs(inputs)}
+
+
+def versions(*modules: Any) -> dict[str, str]:
+    """{module name: version}, for a golden's metadata."""
+    return {module.__name__: module.__version__ for module in modules}
+
+
+def case_metadata(case: Case, **more: str) -> dict[str, str]:
+    """golden.safetensors' metadata: which case (name, head, version), then `more` in its order."""
+    return {"case": case.name, "head": case.head, "version": case.version, **more}
+
+
 def generate_case(case: Case, seed: int) -> dict[str, Any]:
     import safetensors.numpy
     import torch
@@ -137,50 +177,61 @@ def generate_case(case: Case, seed: int) -> dict[str, Any]:
             if path.name != OLD_MASKING_FILE:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
     save_checkpoint(model, directory, case)
-    inputs = make_inputs(case, config, seed + 1)
-    tensors = {f"inputs.{k}": v for k, v in inputs.items()}
-    for dtype in ("float32", "float64"):
-        tensors.update(reference_outputs(model, inputs, dtype))
-    metadata = {
-        "case": case.name,
-        "head": case.head,
-        "version": case.version,
-        "hf_class": type(model).__name__,
-        "covers": case.covers,
-        "file_format": case.file_format,
-        "stored_dtype": case.stored_dtype,
-        "seed": str(seed),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "numpy": np.__version__,
-        "masking": "transformers >= 4.47: padded query rows attend uniformly",
-        "float64": "DebertaLayerNorm and scaled_size_sqrt evaluated in float64 (see conformance/generate.py)",
-        "generator": "python -m conformance.generate",
-    }
+    tensors = golden_tensors(
+        case,
+        config,
+        seed + 1,
+        lambda inputs: (
+            reference_outputs(model, inputs, "float32") | reference_outputs(model, inputs, "float64")
+        ),
+    )
+    metadata = case_metadata(
+        case,
+        hf_class=type(model).__name__,
+        covers=case.covers,
+        file_format=case.file_format,
+        stored_dtype=case.stored_dtype,
+        seed=str(seed),
+        **versions(torch, transformers, np),
+        masking="transformers >= 4.47: padded query rows attend uniformly",
+        float64="DebertaLayerNorm and scaled_size_sqrt evaluated in float64 (see conformance/generate.py)",
+        generator="python -m conformance.generate",
+    )
     safetensors.numpy.save_file(tensors, directory / "golden.safetensors", metadata=metadata)
     return metadata
 
 
-def generate_models(only: list[str] | None = None) -> None:
-    import transformers
-
-    if transformers.__version__ != PINNED_TRANSFORMERS:
-        raise SystemExit(
-            f"the goldens are pinned to transformers {PINNED_TRANSFORMERS}, found {transformers.__version__}"
-        )
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    for index, case in enumerate(CASES):
+def write_goldens(
+    golden: Path,
+    cases: list[Case],
+    seed: int,
+    generate_case: Callable[[Case, int], Any],
+    only: list[str] | None,
+    readme: str,
+) -> None:
+    """`generate_case(case, seed + 100 * index)` for each case (those named in `only`, if given) into its folder
+    of `golden`, one line each, then the folder's README."""
+    pinned_transformers()
+    golden.mkdir(parents=True, exist_ok=True)
+    for index, case in enumerate(cases):
         if only and case.name not in only:
             continue
-        metadata = generate_case(case, SEED + 100 * index)
-        size = sum(f.stat().st_size for f in (GOLDEN / case.name).iterdir())
-        print(
-            f"{case.name:32s} {case.head:24s} {case.file_format:20s} {size / 1024:7.1f} KiB  {metadata['covers']}"
-        )
-    (GOLDEN / "README.md").write_text(
+        generate_case(case, seed + 100 * index)
+        size = sum(f.stat().st_size for f in (golden / case.name).iterdir())
+        print(f"{case.name:32s} {case.head:24s} {case.file_format:20s} {size / 1024:7.1f} KiB  {case.covers}")
+    (golden / "README.md").write_text(readme)
+
+
+def generate_models(only: list[str] | None = None) -> None:
+    write_goldens(
+        GOLDEN,
+        CASES,
+        SEED,
+        generate_case,
+        only,
         "Generated by `python -m conformance.generate`: do not edit by hand. One folder per case of "
         "`conformance/cases.py`: the checkpoint as transformers saved it and `golden.safetensors` (inputs and "
-        "transformers' outputs, versions in its metadata).\n"
+        "transformers' outputs, versions in its metadata).\n",
     )
 
 
@@ -220,9 +271,7 @@ def generate_old_masking() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m conformance.generate", description=__doc__.split("\n")[0]
-    )
+    parser = generator_parser("conformance.generate", __doc__)
     parser.add_argument(
         "--only", choices=["models", "tokenizer", "tokenizer_v2", "pipelines"], action="append"
     )

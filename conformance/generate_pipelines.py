@@ -25,14 +25,16 @@ tokenizers split differently go.
 
 from __future__ import annotations
 
-import argparse
+import copy
 import json
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conformance.generate import generator_parser, pinned_transformers
 from conformance.pipeline_models import (
     MODELS,
     TOKENIZER_DIR,
@@ -43,7 +45,6 @@ from conformance.pipeline_models import (
 )
 
 GOLDEN_FILE = Path(__file__).resolve().parent / "golden" / "pipelines" / "goldens.json"
-PINNED_TRANSFORMERS = "4.57.6"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Inputs
@@ -110,16 +111,6 @@ SENTIMENT_TEXTS = [
 # ---------------------------------------------------------------------------------------------------------------
 
 
-# The repeated context with transformers' defaults (one window of 384 tokens), and cut into several overlapping
-# windows (all alike but the last): top_k=1 and top_k=3, with the call-time batch_size of transformers' test.
-REPEATED_QA_OPTIONS: list[tuple[str, dict[str, Any]]] = [
-    ("", {}),
-    ("-windows", {"max_seq_len": 48}),
-    ("-windows-stride-top_k", {"max_seq_len": 64, "doc_stride": 20, "top_k": 3, "batch_size": 2}),
-    ("-windows-impossible", {"max_seq_len": 40, "top_k": 2, "handle_impossible_answer": True}),
-]
-
-
 def case(
     id: str,
     task: str,
@@ -137,13 +128,77 @@ def case(
     return spec
 
 
+def maker(prefix: str, task: str, model: str) -> Callable[..., dict]:
+    """`case` for one task: `make(name, args, **options)` is the case "<prefix>/<name>" on `model` (or on the
+    checkpoint named by a `model=` option)."""
+
+    def make(name: str, args: list | None = None, /, model: str = model, **options: Any) -> dict:
+        return case(f"{prefix}/{name}", task, model, args, **options)
+
+    return make
+
+
+def ner_strategies(ner: Callable[..., dict], texts: list[str]) -> list[dict]:
+    """Every aggregation strategy on a batch of texts, two texts per model call."""
+    return [
+        ner(strategy, [texts], aggregation_strategy=strategy, init={"batch_size": 2})
+        for strategy in ("none", "simple", "first", "average", "max")
+    ]
+
+
+def ner_windows(ner: Callable[..., dict], model: str) -> list[dict]:
+    """NER_LONG on a checkpoint with a 24-token model_max_length: `stride` makes overlapping windows."""
+    return [
+        ner(f"windows-{strategy}", [NER_LONG], model=model, aggregation_strategy=strategy, stride=6)
+        for strategy in ("simple", "first", "max")
+    ]
+
+
+# The repeated context with transformers' defaults (one window of 384 tokens), and cut into several overlapping
+# windows (all alike but the last): top_k=1 and top_k=3, with the call-time batch_size of transformers' test.
+REPEATED_QA_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("", {}),
+    ("-windows", {"max_seq_len": 48}),
+    ("-windows-stride-top_k", {"max_seq_len": 64, "doc_stride": 20, "top_k": 3, "batch_size": 2}),
+    ("-windows-impossible", {"max_seq_len": 40, "top_k": 2, "handle_impossible_answer": True}),
+]
+
+
+def repeated_context(qa: Callable[..., dict]) -> list[dict]:
+    return [
+        qa(f"repeated-context{suffix}", question=REPEATED_QUESTION, context=REPEATED_CONTEXT, **options)
+        for suffix, options in REPEATED_QA_OPTIONS
+    ]
+
+
+TWO_PAIRS = [
+    {"text": "A man is eating.", "text_pair": "Someone eats."},
+    {"text": "It rains.", "text_pair": "The sun is shining brightly over the hills."},
+]
+URGENT = "I have a problem with my iphone that needs to be resolved asap!!"
+URGENT_LABELS = ["urgent", "not urgent", "phone", "tablet", "computer"]
+TWO_TOPICS = ["Who won the cup final?", "Preheat the oven to 200 degrees and add the flour slowly."]
+TOO_LONG_QUESTION = (
+    "Please tell me, after reading all of this very long text carefully, where exactly do I live now?"
+)
+
+# Each task's cases: their id prefix and the checkpoints they run on, v1 and v2 (a case may name another).
+TASKS = {
+    "fill-mask": ("fill-mask", "mlm", "mlm-v2"),
+    "text-classification": ("text-classification", "sentiment", "nli-v3"),
+    "zero-shot-classification": ("zero-shot", "nli", "nli-v3"),
+    "token-classification": ("ner", "ner", "ner-v3"),
+    "question-answering": ("qa", "qa", "qa-v3"),
+    "feature-extraction": ("feature-extraction", "encoder", "v3-discriminator"),
+}
+fill_mask, classify, zero_shot, ner, qa, features = (
+    maker(prefix, task, v1) for task, (prefix, v1, _) in TASKS.items()
+)
+
 CASES = [
-    # fill-mask
-    case("fill-mask/default", "fill-mask", "mlm", ["Paris is the [MASK] of France."]),
-    case(
-        "fill-mask/batch-top_k",
-        "fill-mask",
-        "mlm",
+    fill_mask("default", ["Paris is the [MASK] of France."]),
+    fill_mask(
+        "batch-top_k",
         [
             [
                 "The [MASK] sat on the mat.",
@@ -154,332 +209,114 @@ CASES = [
         init={"batch_size": 2},
         top_k=3,
     ),
-    case("fill-mask/two-masks", "fill-mask", "mlm", ["Paris is the [MASK] of [MASK]."], top_k=2),
-    case(
-        "fill-mask/targets",
-        "fill-mask",
-        "mlm",
-        ["Paris is the [MASK] of France."],
-        targets=[" capital", "Paris", "zzzqqq", "Ġcity"],
+    fill_mask("two-masks", ["Paris is the [MASK] of [MASK]."], top_k=2),
+    fill_mask(
+        "targets", ["Paris is the [MASK] of France."], targets=[" capital", "Paris", "zzzqqq", "Ġcity"]
     ),
-    case(
-        "fill-mask/targets-top_k",
-        "fill-mask",
-        "mlm",
-        ["Paris is the [MASK] of France."],
-        targets=[" capital", " city", " heart"],
-        top_k=2,
+    fill_mask(
+        "targets-top_k", ["Paris is the [MASK] of France."], targets=[" capital", " city", " heart"], top_k=2
     ),
-    case("fill-mask/one-item-list", "fill-mask", "mlm", [["My [MASK] is John."]]),
-    case("fill-mask/init-top_k", "fill-mask", "mlm", ["Berlin is a [MASK] city."], init={"top_k": 2}),
-    case("fill-mask/error-no-mask", "fill-mask", "mlm", ["Paris is the capital of France."]),
-    case("fill-mask/error-empty", "fill-mask", "mlm", [""]),
-    # text-classification
-    case("text-classification/legacy-single", "text-classification", "sentiment", [SENTIMENT_TEXTS[0]]),
-    case(
-        "text-classification/legacy-list",
-        "text-classification",
-        "sentiment",
-        [SENTIMENT_TEXTS],
-        init={"batch_size": 4},
-    ),
-    case(
-        "text-classification/top_k-none", "text-classification", "sentiment", [SENTIMENT_TEXTS[1]], top_k=None
-    ),
-    case(
-        "text-classification/top_k-2-list",
-        "text-classification",
-        "sentiment",
-        [SENTIMENT_TEXTS],
-        top_k=2,
-        init={"batch_size": 3},
-    ),
-    case(
-        "text-classification/pair",
-        "text-classification",
-        "sentiment",
-        [{"text": "A man is eating a sandwich.", "text_pair": "Someone eats."}],
-    ),
-    case(
-        "text-classification/pairs-top_k",
-        "text-classification",
-        "sentiment",
-        [
-            [
-                {"text": "A man is eating.", "text_pair": "Someone eats."},
-                {"text": "It rains.", "text_pair": "The sun is shining brightly over the hills."},
-            ]
-        ],
-        top_k=None,
-        init={"batch_size": 2},
-    ),
+    fill_mask("one-item-list", [["My [MASK] is John."]]),
+    fill_mask("init-top_k", ["Berlin is a [MASK] city."], init={"top_k": 2}),
+    fill_mask("error-no-mask", ["Paris is the capital of France."]),
+    fill_mask("error-empty", [""]),
+    classify("legacy-single", [SENTIMENT_TEXTS[0]]),
+    classify("legacy-list", [SENTIMENT_TEXTS], init={"batch_size": 4}),
+    classify("top_k-none", [SENTIMENT_TEXTS[1]], top_k=None),
+    classify("top_k-2-list", [SENTIMENT_TEXTS], top_k=2, init={"batch_size": 3}),
+    classify("pair", [{"text": "A man is eating a sandwich.", "text_pair": "Someone eats."}]),
+    classify("pairs-top_k", [TWO_PAIRS], top_k=None, init={"batch_size": 2}),
     # text_pair= at the call: transformers hands it to the tokenizer with every input text
-    case(
-        "text-classification/text_pair-keyword",
-        "text-classification",
-        "sentiment",
-        ["A man is eating a sandwich."],
-        text_pair="Someone eats.",
-    ),
-    case(
-        "text-classification/text_pair-keyword-list",
-        "text-classification",
-        "sentiment",
+    classify("text_pair-keyword", ["A man is eating a sandwich."], text_pair="Someone eats."),
+    classify(
+        "text_pair-keyword-list",
         [["A man is eating.", "It rains.", {"text": "The sun is shining brightly over the hills."}]],
         text_pair="Someone eats.",
         top_k=None,
     ),
-    case(
-        "text-classification/error-text_pair-twice",
-        "text-classification",
-        "sentiment",
-        [{"text": "A man is eating.", "text_pair": "Someone eats."}],
-        text_pair="Nobody eats.",
-    ),
-    case(
-        "text-classification/call-batch_size",
-        "text-classification",
-        "sentiment",
-        [SENTIMENT_TEXTS],
-        batch_size=4,
-        top_k=2,
-    ),
-    case(
-        "text-classification/sigmoid",
-        "text-classification",
-        "sentiment",
-        [SENTIMENT_TEXTS[2]],
-        function_to_apply="sigmoid",
-        top_k=None,
-    ),
-    case(
-        "text-classification/none",
-        "text-classification",
-        "sentiment",
-        [SENTIMENT_TEXTS[3]],
-        function_to_apply="none",
-        top_k=None,
-    ),
-    case(
-        "text-classification/init-top_k-none",
-        "text-classification",
-        "sentiment",
-        [SENTIMENT_TEXTS[4]],
-        init={"top_k": None},
-    ),
-    case(
-        "text-classification/multi-label",
-        "text-classification",
-        "sentiment-multilabel",
-        [SENTIMENT_TEXTS[:3]],
-        top_k=None,
-    ),
-    case("text-classification/one-label", "text-classification", "score", [SENTIMENT_TEXTS[:2]]),
-    case(
-        "text-classification/regression",
-        "text-classification",
-        "regression",
-        [SENTIMENT_TEXTS[:2]],
-        top_k=None,
-    ),
-    # zero-shot-classification
-    case(
-        "zero-shot/default",
-        "zero-shot-classification",
-        "nli",
-        ["I have a problem with my iphone that needs to be resolved asap!!"],
-        candidate_labels=["urgent", "not urgent", "phone", "tablet", "computer"],
-    ),
-    case(
-        "zero-shot/multi-label",
-        "zero-shot-classification",
-        "nli",
-        ["I have a problem with my iphone that needs to be resolved asap!!"],
-        candidate_labels=["urgent", "not urgent", "phone", "tablet", "computer"],
-        multi_label=True,
-    ),
-    case(
-        "zero-shot/one-label",
-        "zero-shot-classification",
-        "nli",
-        ["The match ended in a draw."],
-        candidate_labels=["sports"],
-    ),
-    case(
-        "zero-shot/comma-labels-template",
-        "zero-shot-classification",
-        "nli",
+    classify("error-text_pair-twice", [TWO_PAIRS[0]], text_pair="Nobody eats."),
+    classify("call-batch_size", [SENTIMENT_TEXTS], batch_size=4, top_k=2),
+    classify("sigmoid", [SENTIMENT_TEXTS[2]], function_to_apply="sigmoid", top_k=None),
+    classify("none", [SENTIMENT_TEXTS[3]], function_to_apply="none", top_k=None),
+    classify("init-top_k-none", [SENTIMENT_TEXTS[4]], init={"top_k": None}),
+    classify("multi-label", [SENTIMENT_TEXTS[:3]], model="sentiment-multilabel", top_k=None),
+    classify("one-label", [SENTIMENT_TEXTS[:2]], model="score"),
+    classify("regression", [SENTIMENT_TEXTS[:2]], model="regression", top_k=None),
+    zero_shot("default", [URGENT], candidate_labels=URGENT_LABELS),
+    zero_shot("multi-label", [URGENT], candidate_labels=URGENT_LABELS, multi_label=True),
+    zero_shot("one-label", ["The match ended in a draw."], candidate_labels=["sports"]),
+    zero_shot(
+        "comma-labels-template",
         ["The parliament voted on the budget late last night."],
         candidate_labels="sports, politics ,  cooking",
         hypothesis_template="The topic of this text is {}.",
     ),
-    case(
-        "zero-shot/batch",
-        "zero-shot-classification",
-        "nli",
-        [["Who won the cup final?", "Preheat the oven to 200 degrees and add the flour slowly."]],
-        candidate_labels=["sports", "cooking", "travel"],
-        init={"batch_size": 4},
+    zero_shot(
+        "batch", [TWO_TOPICS], candidate_labels=["sports", "cooking", "travel"], init={"batch_size": 4}
     ),
-    case(
-        "zero-shot/cross-encoder-order",
-        "zero-shot-classification",
-        "nli-cross-encoder",
-        ["Apple just announced the newest iPhone X"],
-        candidate_labels=["technology", "sports", "politics"],
-    ),
-    case(
-        "zero-shot/cross-encoder-multi-label",
-        "zero-shot-classification",
-        "nli-cross-encoder",
-        ["Apple just announced the newest iPhone X"],
-        candidate_labels=["technology", "sports", "politics"],
-        multi_label=True,
-    ),
-    case(
-        "zero-shot/neutral-first-multi-label",
-        "zero-shot-classification",
-        "nli-neutral-first",
+    *[
+        zero_shot(name, ["Apple just announced the newest iPhone X"], model="nli-cross-encoder", **options)
+        for name, options in (
+            ("cross-encoder-order", {"candidate_labels": ["technology", "sports", "politics"]}),
+            (
+                "cross-encoder-multi-label",
+                {"candidate_labels": ["technology", "sports", "politics"], "multi_label": True},
+            ),
+        )
+    ],
+    zero_shot(
+        "neutral-first-multi-label",
         ["The new bridge will open to traffic in May."],
+        model="nli-neutral-first",
         candidate_labels=["infrastructure", "music", "health"],
         multi_label=True,
     ),
-    case("zero-shot/error-no-labels", "zero-shot-classification", "nli", ["Some text."], candidate_labels=[]),
+    zero_shot("error-no-labels", ["Some text."], candidate_labels=[]),
     # labels given to pipeline(): used by a call that leaves them out, replaced (and refused) by an explicit None
-    case(
-        "zero-shot/init-labels",
-        "zero-shot-classification",
-        "nli",
-        ["The match ended in a draw."],
-        init={"candidate_labels": ["sports", "politics"]},
+    zero_shot(
+        "init-labels", ["The match ended in a draw."], init={"candidate_labels": ["sports", "politics"]}
     ),
-    case(
-        "zero-shot/error-call-labels-none",
-        "zero-shot-classification",
-        "nli",
+    zero_shot(
+        "error-call-labels-none",
         ["The match ended in a draw."],
         init={"candidate_labels": ["sports", "politics"]},
         candidate_labels=None,
     ),
-    case("zero-shot/error-labels-none", "zero-shot-classification", "nli", ["Some text."]),
-    case(
-        "zero-shot/call-batch_size",
-        "zero-shot-classification",
-        "nli",
-        [["Who won the cup final?", "Preheat the oven to 200 degrees and add the flour slowly."]],
-        candidate_labels=["sports", "cooking", "travel"],
-        batch_size=4,
+    zero_shot("error-labels-none", ["Some text."]),
+    zero_shot(
+        "call-batch_size", [TWO_TOPICS], candidate_labels=["sports", "cooking", "travel"], batch_size=4
     ),
-    case(
-        "zero-shot/error-template",
-        "zero-shot-classification",
-        "nli",
-        ["Some text."],
-        candidate_labels=["a"],
-        hypothesis_template="No slot.",
-    ),
-    case("zero-shot/error-empty-text", "zero-shot-classification", "nli", [""], candidate_labels=["a", "b"]),
-    # token-classification
-    *[
-        case(
-            f"ner/{strategy}",
-            "token-classification",
-            "ner",
-            [NER_TEXTS],
-            aggregation_strategy=strategy,
-            init={"batch_size": 2},
-        )
-        for strategy in ("none", "simple", "first", "average", "max")
-    ],
-    case("ner/default-single", "token-classification", "ner", [NER_TEXTS[0]]),
-    case(
-        "ner/ignore-nothing",
-        "token-classification",
-        "ner",
-        [NER_TEXTS[1]],
-        aggregation_strategy="simple",
-        ignore_labels=[],
-    ),
-    case(
-        "ner/ignore-org",
-        "token-classification",
-        "ner",
-        [NER_TEXTS[1]],
-        aggregation_strategy="first",
-        ignore_labels=["O", "ORG"],
-    ),
-    case(
-        "ner/init-strategy",
-        "token-classification",
-        "ner",
-        [NER_TEXTS[2]],
-        init={"aggregation_strategy": "average"},
-    ),
-    case(
-        "ner/split-words",
-        "token-classification",
-        "ner-prefix-space",
+    zero_shot("error-template", ["Some text."], candidate_labels=["a"], hypothesis_template="No slot."),
+    zero_shot("error-empty-text", [""], candidate_labels=["a", "b"]),
+    *ner_strategies(ner, NER_TEXTS),
+    ner("default-single", [NER_TEXTS[0]]),
+    ner("ignore-nothing", [NER_TEXTS[1]], aggregation_strategy="simple", ignore_labels=[]),
+    ner("ignore-org", [NER_TEXTS[1]], aggregation_strategy="first", ignore_labels=["O", "ORG"]),
+    ner("init-strategy", [NER_TEXTS[2]], init={"aggregation_strategy": "average"}),
+    ner(
+        "split-words",
         [["Wolfgang", "Kowalczykowski", "lives", "in", "Berlin"]],
+        model="ner-prefix-space",
         is_split_into_words=True,
         aggregation_strategy="simple",
     ),
-    case(
-        "ner/split-words-batch",
-        "token-classification",
-        "ner-prefix-space",
+    ner(
+        "split-words-batch",
         [[["Ada", "Lovelace", "met", "Charles", "Babbage"], ["Zoë", "flew", "to", "São", "Paulo", "."]]],
+        model="ner-prefix-space",
         is_split_into_words=True,
         aggregation_strategy="first",
         delimiter="  ",
     ),
-    case(
-        "ner/prefix-space-text",
-        "token-classification",
-        "ner-prefix-space",
-        [NER_TEXTS[0]],
-        aggregation_strategy="simple",
-    ),
-    case(
-        "ner/error-split-words-no-prefix-space",
-        "token-classification",
-        "ner",
-        [["Wolfgang", "lives", "here"]],
-        is_split_into_words=True,
-    ),
-    *[
-        case(
-            f"ner/windows-{strategy}",
-            "token-classification",
-            "ner-windows",
-            [NER_LONG],
-            aggregation_strategy=strategy,
-            stride=6,
-        )
-        for strategy in ("simple", "first", "max")
-    ],
-    case(
-        "ner/error-stride-none",
-        "token-classification",
-        "ner-windows",
-        [NER_LONG],
-        aggregation_strategy="none",
-        stride=6,
-    ),
-    # question-answering
-    case("qa/default", "question-answering", "qa", question="Where do I live?", context=SHORT_CONTEXT),
-    case("qa/top_k", "question-answering", "qa", question="Where do I live?", context=SHORT_CONTEXT, top_k=3),
-    case(
-        "qa/long-context",
-        "question-answering",
-        "qa",
-        question="Who opened the pier?",
-        context=LONG_CONTEXT,
-        top_k=3,
-    ),
-    case(
-        "qa/long-context-small-windows",
-        "question-answering",
-        "qa",
+    ner("prefix-space-text", [NER_TEXTS[0]], model="ner-prefix-space", aggregation_strategy="simple"),
+    ner("error-split-words-no-prefix-space", [["Wolfgang", "lives", "here"]], is_split_into_words=True),
+    *ner_windows(ner, "ner-windows"),
+    ner("error-stride-none", [NER_LONG], model="ner-windows", aggregation_strategy="none", stride=6),
+    qa("default", question="Where do I live?", context=SHORT_CONTEXT),
+    qa("top_k", question="Where do I live?", context=SHORT_CONTEXT, top_k=3),
+    qa("long-context", question="Who opened the pier?", context=LONG_CONTEXT, top_k=3),
+    qa(
+        "long-context-small-windows",
         question="When did the railway arrive?",
         context=LONG_CONTEXT,
         max_seq_len=64,
@@ -487,54 +324,36 @@ CASES = [
         top_k=2,
         init={"batch_size": 8},
     ),
-    case(
-        "qa/max_answer_len",
-        "question-answering",
-        "qa",
+    qa(
+        "max_answer_len",
         question="What does the museum keep?",
         context=LONG_CONTEXT,
         max_answer_len=3,
         top_k=2,
     ),
-    case(
-        "qa/impossible",
-        "question-answering",
-        "qa",
+    qa(
+        "impossible",
         question="What colour is the sky?",
         context=SHORT_CONTEXT,
         handle_impossible_answer=True,
         top_k=2,
     ),
-    case(
-        "qa/impossible-short",
-        "question-answering",
-        "qa",
+    qa(
+        "impossible-short",
         question="Where?",
         context="Berlin is big.",
         handle_impossible_answer=True,
         top_k=3,
     ),
-    case(
-        "qa/no-align",
-        "question-answering",
-        "qa",
-        question="Where do I live?",
-        context=SHORT_CONTEXT,
-        align_to_words=False,
-        top_k=2,
-    ),
-    case(
-        "qa/max_question_len",
-        "question-answering",
-        "qa",
+    qa("no-align", question="Where do I live?", context=SHORT_CONTEXT, align_to_words=False, top_k=2),
+    qa(
+        "max_question_len",
         question="Which city is my home city, the one with parks?",
         context=SHORT_CONTEXT,
         max_question_len=3,
     ),
-    case(
-        "qa/list-of-dicts",
-        "question-answering",
-        "qa",
+    qa(
+        "list-of-dicts",
         [
             [
                 {"question": "Where do I live?", "context": SHORT_CONTEXT},
@@ -543,53 +362,25 @@ CASES = [
         ],
         init={"batch_size": 4},
     ),
-    case(
-        "qa/questions-one-context",
-        "question-answering",
-        "qa",
+    qa(
+        "questions-one-context",
         question=["Who owns the café?", "What was built in 1312?"],
         context=LONG_CONTEXT,
     ),
-    case(
-        "qa/error-question-too-long",
-        "question-answering",
-        "qa",
-        question="Please tell me, after reading all of this very long text carefully, where exactly do I live now?",
+    qa(
+        "error-question-too-long",
+        question=TOO_LONG_QUESTION,
         context=LONG_CONTEXT,
         max_seq_len=24,
         doc_stride=4,
     ),
-    *[
-        case(
-            f"qa/repeated-context{suffix}",
-            "question-answering",
-            "qa",
-            question=REPEATED_QUESTION,
-            context=REPEATED_CONTEXT,
-            **options,
-        )
-        for suffix, options in REPEATED_QA_OPTIONS
-    ],
-    case("qa/error-empty-context", "question-answering", "qa", question="Where?", context=""),
-    case(
-        "qa/error-stride",
-        "question-answering",
-        "qa",
-        question="Where?",
-        context=SHORT_CONTEXT,
-        doc_stride=100,
-        max_seq_len=64,
-    ),
-    # feature-extraction
-    case("feature-extraction/single", "feature-extraction", "encoder", ["Hello world!"]),
+    *repeated_context(qa),
+    qa("error-empty-context", question="Where?", context=""),
+    qa("error-stride", question="Where?", context=SHORT_CONTEXT, doc_stride=100, max_seq_len=64),
+    features("single", ["Hello world!"]),
     # batch_size 1: with larger batches transformers returns each text padded to its batch's longest (pad
     # positions included); deberta_np returns each text's own tokens whatever the batch size.
-    case(
-        "feature-extraction/list",
-        "feature-extraction",
-        "encoder",
-        [["A short one.", "A slightly longer second sentence."]],
-    ),
+    features("list", [["A short one.", "A slightly longer second sentence."]]),
 ]
 
 # --- DeBERTa v2/v3 (SentencePiece) ------------------------------------------------------------------------------
@@ -607,136 +398,64 @@ NER_TEXTS_V2 = [
 BYTE_FALLBACK_TEXT = "Ḱaren Ẅilson met ẞtefan in Łódź on Monday."
 FAST = {"reference": "fast"}
 
+fill_mask_v2, classify_v2, zero_shot_v2, ner_v2, qa_v2, features_v2 = (
+    maker(f"v2/{prefix}", task, v2) for task, (prefix, _, v2) in TASKS.items()
+)
+
+
+def again(v1_id: str, id: str | None = None) -> dict:
+    """The v1 case `v1_id`, the same call on its task's v2 checkpoint: id "v2/<v1_id>" unless given."""
+    spec = copy.deepcopy(next(c for c in CASES if c["id"] == v1_id))
+    return {**spec, "id": id or f"v2/{v1_id}", "model": TASKS[spec["task"]][2]}
+
+
 CASES_V2 = [
     # fill-mask: deberta-v2-xlarge's layout (the v3 discriminator is refused: tests/test_pipelines.py)
-    case("v2/fill-mask/default", "fill-mask", "mlm-v2", ["Paris is the [MASK] of France."]),
-    case(
-        "v2/fill-mask/batch-top_k",
-        "fill-mask",
-        "mlm-v2",
+    again("fill-mask/default"),
+    fill_mask_v2(
+        "batch-top_k",
         [["The [MASK] sat on the mat.", "I would like a cup of [MASK], please.", "[MASK] world!"]],
         init={"batch_size": 2},
         top_k=3,
     ),
-    case("v2/fill-mask/two-masks", "fill-mask", "mlm-v2", ["Paris is the [MASK] of [MASK]."], top_k=2),
-    case(
-        "v2/fill-mask/targets",
-        "fill-mask",
-        "mlm-v2",
-        ["Paris is the [MASK] of France."],
-        targets=["▁capital", " city", "heart", "zzzqqq"],
+    again("fill-mask/two-masks"),
+    fill_mask_v2(
+        "targets", ["Paris is the [MASK] of France."], targets=["▁capital", " city", "heart", "zzzqqq"]
     ),
     # The lone "▁" token filled in at an end of the text: the fast tokenizer decodes it as a space there.
-    case(
-        "v2/fill-mask/targets-lone-space",
-        "fill-mask",
-        "mlm-v2",
-        [["[MASK] world!", "Paris is the [MASK]"]],
-        targets=["▁", "▁Hello", "▁capital"],
+    fill_mask_v2(
+        "targets-lone-space", [["[MASK] world!", "Paris is the [MASK]"]], targets=["▁", "▁Hello", "▁capital"]
     ),
-    case(
-        "v2/fill-mask/fast-tokenizer",
-        "fill-mask",
-        "mlm-v2",
+    fill_mask_v2(
+        "fast-tokenizer",
         [["Zoë met [MASK] in Zürich.", "Ḱaren met [MASK] in Łódź."]],
         tokenizer=FAST,
         top_k=2,
     ),
-    case("v2/fill-mask/error-no-mask", "fill-mask", "mlm-v2", ["Paris is the capital of France."]),
+    again("fill-mask/error-no-mask"),
     # text-classification: an NLI cross-encoder's labels, on texts and on pairs
-    case("v2/text-classification/single", "text-classification", "nli-v3", [SENTIMENT_TEXTS[0]]),
-    case(
-        "v2/text-classification/list-top_k-none",
-        "text-classification",
-        "nli-v3",
-        [SENTIMENT_TEXTS],
-        top_k=None,
-        init={"batch_size": 4},
-    ),
-    case(
-        "v2/text-classification/pair",
-        "text-classification",
-        "nli-v3",
-        [{"text": "A man is eating a sandwich.", "text_pair": "Someone eats."}],
-    ),
-    case(
-        "v2/text-classification/pairs-top_k",
-        "text-classification",
-        "nli-v3",
-        [
-            [
-                {"text": "A man is eating.", "text_pair": "Someone eats."},
-                {"text": "It rains.", "text_pair": "The sun is shining brightly over the hills."},
-            ]
-        ],
-        top_k=2,
-        init={"batch_size": 2},
-    ),
-    case(
-        "v2/text-classification/sigmoid",
-        "text-classification",
-        "nli-v3",
-        [SENTIMENT_TEXTS[2]],
-        function_to_apply="sigmoid",
-        top_k=None,
-    ),
+    again("text-classification/legacy-single", "v2/text-classification/single"),
+    classify_v2("list-top_k-none", [SENTIMENT_TEXTS], top_k=None, init={"batch_size": 4}),
+    again("text-classification/pair"),
+    classify_v2("pairs-top_k", [TWO_PAIRS], top_k=2, init={"batch_size": 2}),
+    again("text-classification/sigmoid"),
     # zero-shot-classification: entailment is label 1, contradiction label 0
-    case(
-        "v2/zero-shot/default",
-        "zero-shot-classification",
-        "nli-v3",
-        ["I have a problem with my iphone that needs to be resolved asap!!"],
-        candidate_labels=["urgent", "not urgent", "phone", "tablet", "computer"],
-    ),
-    case(
-        "v2/zero-shot/multi-label",
-        "zero-shot-classification",
-        "nli-v3",
-        ["I have a problem with my iphone that needs to be resolved asap!!"],
-        candidate_labels=["urgent", "not urgent", "phone", "tablet", "computer"],
-        multi_label=True,
-    ),
-    case(
-        "v2/zero-shot/one-label",
-        "zero-shot-classification",
-        "nli-v3",
-        ["The match ended in a draw."],
-        candidate_labels=["sports"],
-    ),
-    case(
-        "v2/zero-shot/batch-template",
-        "zero-shot-classification",
-        "nli-v3",
-        [["Who won the cup final?", "Preheat the oven to 200 degrees and add the flour slowly."]],
+    again("zero-shot/default"),
+    again("zero-shot/multi-label"),
+    again("zero-shot/one-label"),
+    zero_shot_v2(
+        "batch-template",
+        [TWO_TOPICS],
         candidate_labels="sports, cooking ,travel",
         hypothesis_template="The topic of this text is {}.",
         init={"batch_size": 4},
     ),
     # token-classification
-    *[
-        case(
-            f"v2/ner/{strategy}",
-            "token-classification",
-            "ner-v3",
-            [NER_TEXTS_V2],
-            aggregation_strategy=strategy,
-            init={"batch_size": 2},
-        )
-        for strategy in ("none", "simple", "first", "average", "max")
-    ],
-    case(
-        "v2/ner/ignore-nothing",
-        "token-classification",
-        "ner-v3",
-        [NER_TEXTS_V2[2]],
-        aggregation_strategy="simple",
-        ignore_labels=[],
-    ),
+    *ner_strategies(ner_v2, NER_TEXTS_V2),
+    ner_v2("ignore-nothing", [NER_TEXTS_V2[2]], aggregation_strategy="simple", ignore_labels=[]),
     # SentencePiece tokenizers need no add_prefix_space for pre-split words: every word gets its "▁".
-    case(
-        "v2/ner/split-words",
-        "token-classification",
-        "ner-v3",
+    ner_v2(
+        "split-words",
         [
             [
                 ["Wolfgang", "Kowalczykowski", "lives", "in", "Berlin"],
@@ -746,22 +465,10 @@ CASES_V2 = [
         is_split_into_words=True,
         aggregation_strategy="simple",
     ),
+    *ner_windows(ner_v2, "ner-v3-windows"),
     *[
-        case(
-            f"v2/ner/windows-{strategy}",
-            "token-classification",
-            "ner-v3-windows",
-            [NER_LONG],
-            aggregation_strategy=strategy,
-            stride=6,
-        )
-        for strategy in ("simple", "first", "max")
-    ],
-    *[
-        case(
-            f"v2/ner/fast-tokenizer-{strategy}",
-            "token-classification",
-            "ner-v3",
+        ner_v2(
+            f"fast-tokenizer-{strategy}",
             [BYTE_FALLBACK_TEXT],
             tokenizer=FAST,
             aggregation_strategy=strategy,
@@ -769,91 +476,32 @@ CASES_V2 = [
         )
         for strategy in ("none", "simple", "average")
     ],
-    case(
-        "v2/ner/fast-tokenizer-same-ids",
-        "token-classification",
-        "ner-v3",
-        [NER_TEXTS_V2],
-        tokenizer=FAST,
-        aggregation_strategy="first",
-    ),
+    ner_v2("fast-tokenizer-same-ids", [NER_TEXTS_V2], tokenizer=FAST, aggregation_strategy="first"),
     # question-answering: the long context needs windows, and distances beyond 128 use the log buckets
-    case("v2/qa/default", "question-answering", "qa-v3", question="Where do I live?", context=SHORT_CONTEXT),
-    case(
-        "v2/qa/long-context",
-        "question-answering",
-        "qa-v3",
-        question="Who opened the pier?",
-        context=LONG_CONTEXT,
-        top_k=3,
-    ),
-    case(
-        "v2/qa/long-context-small-windows",
-        "question-answering",
-        "qa-v3",
-        question="When did the railway arrive?",
-        context=LONG_CONTEXT,
-        max_seq_len=64,
-        doc_stride=16,
-        top_k=2,
-        init={"batch_size": 8},
-    ),
-    case(
-        "v2/qa/max_answer_len-no-align",
-        "question-answering",
-        "qa-v3",
+    again("qa/default"),
+    again("qa/long-context"),
+    again("qa/long-context-small-windows"),
+    qa_v2(
+        "max_answer_len-no-align",
         question="What does the museum keep?",
         context=LONG_CONTEXT,
         max_answer_len=3,
         align_to_words=False,
         top_k=2,
     ),
-    case(
-        "v2/qa/impossible",
-        "question-answering",
-        "qa-v3",
-        question="What colour is the sky?",
-        context=SHORT_CONTEXT,
-        handle_impossible_answer=True,
-        top_k=2,
-    ),
-    case(
-        "v2/qa/fast-tokenizer",
-        "question-answering",
-        "qa-v3",
+    again("qa/impossible"),
+    qa_v2(
+        "fast-tokenizer",
         tokenizer=FAST,
         question="Who met Ẅilson?",
         context=BYTE_FALLBACK_TEXT + " " + SHORT_CONTEXT,
         top_k=3,
     ),
-    *[
-        case(
-            f"v2/qa/repeated-context{suffix}",
-            "question-answering",
-            "qa-v3",
-            question=REPEATED_QUESTION,
-            context=REPEATED_CONTEXT,
-            **options,
-        )
-        for suffix, options in REPEATED_QA_OPTIONS
-    ],
-    case(
-        "v2/qa/error-question-too-long",
-        "question-answering",
-        "qa-v3",
-        question="Please tell me, after reading all of this very long text carefully, where exactly do I live now?",
-        context=LONG_CONTEXT,
-        max_seq_len=24,
-        doc_stride=4,
-    ),
+    *repeated_context(qa_v2),
+    again("qa/error-question-too-long"),
     # feature-extraction: a v3 discriminator is a fine encoder
-    case("v2/feature-extraction/single", "feature-extraction", "v3-discriminator", ["Hello world!"]),
-    case(
-        "v2/feature-extraction/list",
-        "feature-extraction",
-        "v3-discriminator",
-        [["A short one.", "Zoë flew to São Paulo."]],
-    ),
+    again("feature-extraction/single"),
+    features_v2("list", [["A short one.", "Zoë flew to São Paulo."]]),
 ]
 
 CASES += CASES_V2
@@ -969,20 +617,14 @@ def structure(value: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m conformance.generate_pipelines", description=__doc__.split("\n")[0]
-    )
+    parser = generator_parser("conformance.generate_pipelines", __doc__)
     parser.add_argument("--only", action="append", help="run only these case ids (prints, writes nothing)")
     args = parser.parse_args(argv)
 
     import tokenizers
     import torch
-    import transformers
 
-    if transformers.__version__ != PINNED_TRANSFORMERS:
-        raise SystemExit(
-            f"the goldens are pinned to transformers {PINNED_TRANSFORMERS}, found {transformers.__version__}"
-        )
+    transformers = pinned_transformers()
     if not TOKENIZER_DIR.is_dir():
         raise SystemExit(
             f"{TOKENIZER_DIR} not found: the pipeline goldens need the shared deberta-v1 tokenizer"

@@ -20,21 +20,22 @@ import platform
 import random
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from conformance.generate import versions
 from conformance.tokenizer_corpus import load_corpus
 from conformance.tokenizer_suite import (
     GOLDEN_DIR,
     PAIR_OPTIONS,
     SINGLE_OPTIONS,
     TOKENIZER_DIR,
-    canonical,
+    canonical_output,
     corpus_pairs,
     digest,
+    document_digests,
     encode_canonical,
-    n_rows,
-    rows_detail,
 )
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -42,7 +43,8 @@ SAMPLE_EVERY = 12  # full outputs for the first document of every 12th corpus so
 N_HYPOTHESIS = 1200
 
 
-def _reference() -> tuple[Any, Any, Any]:
+def quiet_transformers() -> Any:
+    """transformers, with its warnings off; a warning of our own if it is not the version of the goldens."""
     import transformers
 
     warnings.filterwarnings("ignore")
@@ -52,6 +54,11 @@ def _reference() -> tuple[Any, Any, Any]:
             f"warning: goldens are defined by transformers 4.57.6, this is {transformers.__version__}",
             file=sys.stderr,
         )
+    return transformers
+
+
+def _reference() -> tuple[Any, Any, Any]:
+    transformers = quiet_transformers()
     fast = transformers.DebertaTokenizerFast.from_pretrained(TOKENIZER_DIR)
     slow = transformers.DebertaTokenizer.from_pretrained(TOKENIZER_DIR)
     fast_prefix = transformers.DebertaTokenizerFast.from_pretrained(TOKENIZER_DIR, add_prefix_space=True)
@@ -65,24 +72,24 @@ def _provenance() -> dict:
 
     return {
         "generator": "python -m conformance.generate_tokenizer",
-        "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__,
-        "regex": regex.__version__,
+        **versions(transformers, tokenizers, regex),
         "python": platform.python_version(),
         "reference": "DebertaTokenizerFast (all fields); DebertaTokenizer (slow) for ids and tokenize()",
     }
 
 
-def _write(name: str, payload: dict) -> None:
-    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+def write_golden(path: Path, payload: dict) -> None:
+    """Gzipped compact JSON, keys sorted."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     # mtime=0: the same goldens give the same bytes.
-    with (
-        open(GOLDEN_DIR / name, "wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as f,
-    ):
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as f:
         f.write(data.encode("utf-8", "surrogatepass"))
-    print(f"wrote {GOLDEN_DIR / name} ({(GOLDEN_DIR / name).stat().st_size / 1e3:.0f} kB)")
+    print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
+
+
+def _write(name: str, payload: dict) -> None:
+    write_golden(GOLDEN_DIR / name, payload)
 
 
 def _slow_difference(text: str) -> str:
@@ -99,21 +106,31 @@ def _slow_difference(text: str) -> str:
 # --- corpus ------------------------------------------------------------------------------------------------------
 
 
-def generate_corpus(fast: Any, slow: Any) -> None:
+def encoded_corpus(fast: Any, slow: Any) -> Iterator[tuple[Any, list[str], Any, list[list[int]]]]:
+    """For each corpus source (one that is missing is reported and left out): the source, its documents, the fast
+    reference's encoding of them (one batch) and the slow reference's ids of each."""
     sources, missing = load_corpus()
     if missing:
         print("missing corpus sources (skipped): " + ", ".join(missing), file=sys.stderr)
-    entries, sample, total = [], [], 0
-    for n, source in enumerate(sources):
+    for source in sources:
         docs = list(source.documents)
+        yield source, docs, fast(docs, **SINGLE_OPTIONS), [slow(d)["input_ids"] for d in docs]
+
+
+def pair_digest(fast: Any, a: str, b: str) -> str:
+    """The digest of the fast reference's output on a corpus pair, or "error" where only_second cannot fit (the
+    checker expects a ValueError)."""
+    try:
+        return digest(encode_canonical(fast, [a], [b], raw=True, **PAIR_OPTIONS))
+    except Exception:
+        return "error"
+
+
+def generate_corpus(fast: Any, slow: Any) -> None:
+    entries, sample, total = [], [], 0
+    for n, (source, docs, enc, slow_ids) in enumerate(encoded_corpus(fast, slow)):
         total += sum(len(d.encode("utf-8", "surrogatepass")) for d in docs)
-        enc = fast(docs, **SINGLE_OPTIONS)
-        tokens, words = rows_detail(enc, len(docs))
-        single = [
-            digest(canonical({k: [v[i]] for k, v in enc.items()}, [tokens[i]], [words[i]]))
-            for i in range(len(docs))
-        ]
-        slow_ids = [slow(d)["input_ids"] for d in docs]
+        single = document_digests(enc, len(docs))
         known = []
         for i, ids in enumerate(slow_ids):
             if ids != enc["input_ids"][i]:
@@ -121,12 +138,7 @@ def generate_corpus(fast: Any, slow: Any) -> None:
                 if not reason:
                     raise SystemExit(f"unexplained slow/fast difference in {source.path} document {i}")
                 known.append(i)
-        pairs = []
-        for a, b in corpus_pairs(docs):
-            try:
-                pairs.append(digest(encode_canonical(fast, [a], [b], raw=True, **PAIR_OPTIONS)))
-            except Exception:  # only_second cannot fit: the checker expects a ValueError
-                pairs.append("error")
+        pairs = [pair_digest(fast, a, b) for a, b in corpus_pairs(docs)]
         entries.append({
             "path": source.path,
             "sha256": source.sha256,
@@ -154,16 +166,17 @@ SPECIAL_PIECES = [
 ]  # fmt: skip
 
 
-def hypothesis_strings(n: int) -> list[str]:
-    """`n` strings drawn by hypothesis (derandomized, yet the draws can still differ a little between runs and
-    hypothesis versions; harmless, since the drawn strings are stored with their outputs)."""
+def hypothesis_strings(n: int, special_pieces: list[str] = SPECIAL_PIECES) -> list[str]:
+    """`n` strings drawn by hypothesis, arbitrary characters mixed with `special_pieces` (derandomized, yet the
+    draws can still differ a little between runs and hypothesis versions; harmless, since the drawn strings are
+    stored with their outputs)."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     collected: list[str] = []
     any_char = st.characters(exclude_categories=("Cs",))  # every code point except surrogates
     piece = st.one_of(
-        st.text(any_char, max_size=8), st.sampled_from(SPECIAL_PIECES), st.text("ab ,.'\n", max_size=6)
+        st.text(any_char, max_size=8), st.sampled_from(special_pieces), st.text("ab ,.'\n", max_size=6)
     )
     strategy = st.lists(piece, max_size=10).map("".join)
 
@@ -201,6 +214,15 @@ def generate_hypothesis(fast: Any, slow: Any) -> None:
             "decode": fast.decode(ids),
             "decode_skip_clean": fast.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True),
         })  # fmt: skip
+    _write(
+        "hypothesis.json.gz",
+        {"provenance": _provenance(), "items": items, "pairs": hypothesis_pairs(fast, texts)},
+    )
+
+
+def hypothesis_pairs(fast: Any, texts: list[str]) -> list[dict]:
+    """400 pairs of `texts` drawn from a fixed seed, under five option sets in turn, with the fast reference's
+    output (a pair it refuses is left out)."""
     rng = random.Random(3)
     option_sets = [
         {"return_offsets_mapping": True, "return_special_tokens_mask": True},
@@ -220,7 +242,7 @@ def generate_hypothesis(fast: Any, slow: Any) -> None:
                 raise
             continue
         pairs.append({"a": a, "b": b, "options": options, "expected": expected})
-    _write("hypothesis.json.gz", {"provenance": _provenance(), "items": items, "pairs": pairs})
+    return pairs
 
 
 # --- option cases ------------------------------------------------------------------------------------------------
@@ -285,7 +307,18 @@ def _allowed(options: dict, is_pair: bool) -> bool:
 
 
 def generate_cases(fast: Any, fast_prefix: Any) -> None:
+    cases = option_cases(fast, CASE_TEXTS, prefixed=fast_prefix)
+    _write("cases.json.gz", {"provenance": _provenance(), "cases": cases})
+    print(f"{len(cases)} cases, {sum('error' in c for c in cases)} with reference errors")
+
+
+def option_cases(fast: Any, texts: list[str], prefixed: Any = None) -> list[dict]:
+    """The fast reference's outputs (or errors) for every option set of the grid and more, on singles, pairs and
+    batches of `texts` and CASE_PAIRS, and on pre-split WORD_LISTS. `prefixed`: the reference with
+    add_prefix_space=True (byte-level BPE needs it for pre-split words, and it gets cases of its own); None for
+    SentencePiece, which needs nothing of the kind."""
     cases = []
+    words, words_meta = (prefixed, {"add_prefix_space": True}) if prefixed else (fast, {})
 
     def add(name: str, tokenizer: Any, text: Any, pair: Any, options: dict, **meta: Any) -> None:
         options = {**options, "return_offsets_mapping": True, "return_special_tokens_mask": True}
@@ -298,7 +331,7 @@ def generate_cases(fast: Any, fast_prefix: Any) -> None:
             case["pair"] = pair
         try:
             enc = tokenizer(text, pair, **options)
-            case["expected"] = json.loads(json.dumps(canonical(enc, *rows_detail(enc, n_rows(enc)))))
+            case["expected"] = canonical_output(enc)
         except BaseException as e:  # Exception or the Rust PanicException
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -308,28 +341,34 @@ def generate_cases(fast: Any, fast_prefix: Any) -> None:
     grid = _option_grid()
     for g, options in enumerate(grid):
         # Rotate through inputs so that every option set meets singles, pairs and batches.
-        t = CASE_TEXTS[g % len(CASE_TEXTS)]
+        t = texts[g % len(texts)]
         p = CASE_PAIRS[g % len(CASE_PAIRS)]
         add(f"single-{g}", fast, t, None, options)
         add(f"pair-{g}", fast, t, p, options)
-        add(f"batch-{g}", fast, CASE_TEXTS, None, options)
-        add(f"batch-pairs-{g}", fast, CASE_TEXTS[:4], CASE_PAIRS, options)
+        add(f"batch-{g}", fast, texts, None, options)
+        add(f"batch-pairs-{g}", fast, texts[:4], CASE_PAIRS, options)
     for k, options in enumerate([{}, {"add_special_tokens": False}, {"return_tensors": "np", "padding": True},
                                  {"return_length": True, "padding": "max_length", "max_length": 12, "truncation": True},
                                  {"return_token_type_ids": False, "return_attention_mask": False}]):  # fmt: skip
-        add(f"flags-{k}", fast, CASE_TEXTS, None, options)
-        add(f"flags-pair-{k}", fast, CASE_TEXTS[1], CASE_PAIRS[2], options)
-        for w, words in enumerate(WORD_LISTS):
-            add(f"words-{k}-{w}", fast_prefix, words, None, {**options, "is_split_into_words": True},
-                add_prefix_space=True)  # fmt: skip
-            add(f"words-pair-{k}-{w}", fast_prefix, words, ["pair", "words"], {**options, "is_split_into_words": True},
-                add_prefix_space=True)  # fmt: skip
-        add(f"prefix-{k}", fast_prefix, CASE_TEXTS, None, options, add_prefix_space=True)
-    add("words-batch", fast_prefix, WORD_LISTS, None, {"is_split_into_words": True, "padding": True},
-        add_prefix_space=True)  # fmt: skip
-    add("words-batch-truncated", fast_prefix, WORD_LISTS, None,
+        add(f"flags-{k}", fast, texts, None, options)
+        add(f"flags-pair-{k}", fast, texts[1], CASE_PAIRS[2], options)
+        for w, word_list in enumerate(WORD_LISTS):
+            add(
+                f"words-{k}-{w}",
+                words,
+                word_list,
+                None,
+                {**options, "is_split_into_words": True},
+                **words_meta,
+            )
+            add(f"words-pair-{k}-{w}", words, word_list, ["pair", "words"], {**options, "is_split_into_words": True},
+                **words_meta)  # fmt: skip
+        if prefixed:
+            add(f"prefix-{k}", prefixed, texts, None, options, add_prefix_space=True)
+    add("words-batch", words, WORD_LISTS, None, {"is_split_into_words": True, "padding": True}, **words_meta)
+    add("words-batch-truncated", words, WORD_LISTS, None,
         {"is_split_into_words": True, "truncation": True, "max_length": 6, "stride": 1,
-         "return_overflowing_tokens": True}, add_prefix_space=True)  # fmt: skip
+         "return_overflowing_tokens": True}, **words_meta)  # fmt: skip
     for k, options in enumerate(
         [
             {"truncation": True, "max_length": 7, "stride": 2, "return_overflowing_tokens": True},
@@ -341,17 +380,16 @@ def generate_cases(fast: Any, fast_prefix: Any) -> None:
             add(
                 f"truncation-left-{k}",
                 fast,
-                CASE_TEXTS,
+                texts,
                 None,
                 options,
                 tokenizer_options={"truncation_side": "left"},
             )
-            add(f"truncation-left-pair-{k}", fast, CASE_TEXTS[:4], CASE_PAIRS, options,
+            add(f"truncation-left-pair-{k}", fast, texts[:4], CASE_PAIRS, options,
                 tokenizer_options={"truncation_side": "left"})  # fmt: skip
         finally:
             fast.truncation_side = "right"
-    _write("cases.json.gz", {"provenance": _provenance(), "cases": cases})
-    print(f"{len(cases)} cases, {sum('error' in c for c in cases)} with reference errors")
+    return cases
 
 
 # --- Unicode tables ----------------------------------------------------------------------------------------------

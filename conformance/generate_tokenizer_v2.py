@@ -16,51 +16,46 @@ ids; "other": normalisation and the rest, see deberta_np/tokenizer/deberta_v2.py
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
-import os
 import platform
-import random
 import sys
-import warnings
 from typing import Any
 
-from conformance.generate_tokenizer import _allowed, _option_grid
-from conformance.tokenizer_corpus import load_corpus
+from conformance.generate import versions
+from conformance.generate_tokenizer import (
+    CASE_PAIRS,
+    SAMPLE_EVERY,
+    WORD_LISTS,
+    encoded_corpus,
+    hypothesis_pairs,
+    hypothesis_strings,
+    option_cases,
+    pair_digest,
+    quiet_transformers,
+    write_golden,
+)
+from conformance.generate_tokenizer import (
+    CASE_TEXTS as V1_CASE_TEXTS,
+)
 from conformance.tokenizer_suite import (
-    PAIR_OPTIONS,
     SINGLE_OPTIONS,
     canonical,
     corpus_pairs,
     digest,
+    document_digests,
     encode_canonical,
-    n_rows,
     rows_detail,
 )
-from conformance.tokenizer_v2_suite import (
-    CASE_PAIRS,
-    CASE_TEXTS,
-    GOLDEN_DIR,
-    TOKENIZER_DIR,
-    VARIANT,
-    VARIANT_EVERY,
-    WORD_LISTS,
-)
+from conformance.tokenizer_v2_suite import GOLDEN_DIR, TOKENIZER_DIR, VARIANT, VARIANT_EVERY
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-SAMPLE_EVERY = 12  # full outputs for the first document of every 12th corpus source
 N_HYPOTHESIS = 1000
 VARIANT_HYPOTHESIS_EVERY = 3  # hypothesis strings also encoded with VARIANT options
+# v1's option-case texts, on which both references must agree: 谛 has no piece in spm.model (byte fallback is
+# covered by the corpus and hypothesis).
+CASE_TEXTS = [text.replace("谛", "") for text in V1_CASE_TEXTS]
 
 
 def _references(**options: Any) -> tuple[Any, Any]:
-    import transformers
-
-    warnings.filterwarnings("ignore")
-    transformers.logging.set_verbosity_error()
-    if transformers.__version__ != "4.57.6":
-        print(f"warning: goldens are defined by transformers 4.57.6, this is {transformers.__version__}",
-              file=sys.stderr)  # fmt: skip
+    transformers = quiet_transformers()
     slow = transformers.DebertaV2Tokenizer.from_pretrained(TOKENIZER_DIR, **options)
     fast = transformers.DebertaV2TokenizerFast.from_pretrained(TOKENIZER_DIR, **options)
     return slow, fast
@@ -74,10 +69,7 @@ def _provenance() -> dict:
 
     return {
         "generator": "python -m conformance.generate_tokenizer_v2",
-        "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__,
-        "sentencepiece": sentencepiece.__version__,
-        "regex": regex.__version__,
+        **versions(transformers, tokenizers, sentencepiece, regex),
         "python": platform.python_version(),
         "model": "data/tokenizers/deberta-v3/spm.model (microsoft/deberta-v3-base)",
         "reference": "DebertaV2Tokenizer (slow: ids, tokenize, decode); DebertaV2TokenizerFast (all fields)",
@@ -85,14 +77,7 @@ def _provenance() -> dict:
 
 
 def _write(name: str, payload: dict) -> None:
-    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    with (
-        open(GOLDEN_DIR / name, "wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as f,  # mtime=0: reproducible bytes
-    ):
-        f.write(data.encode("utf-8", "surrogatepass"))
-    print(f"wrote {GOLDEN_DIR / name} ({(GOLDEN_DIR / name).stat().st_size / 1e3:.0f} kB)")
+    write_golden(GOLDEN_DIR / name, payload)
 
 
 def _byte_ids() -> frozenset[int]:
@@ -123,31 +108,21 @@ def generate_corpus() -> None:
     slow, fast = _references()
     vslow, vfast = _references(**VARIANT)
     byte_ids = _byte_ids()
-    sources, missing = load_corpus()
-    if missing:
-        print("missing corpus sources (skipped): " + ", ".join(missing), file=sys.stderr)
     entries, sample, total = [], [], 0
-    for n, source in enumerate(sources):
-        docs = list(source.documents)
+    for n, (source, docs, enc, slow_ids) in enumerate(encoded_corpus(fast, slow)):
         total += sum(len(d.encode("utf-8", "surrogatepass")) for d in docs)
-        enc = fast(docs, **SINGLE_OPTIONS)
-        tokens, words = rows_detail(enc, len(docs))
-        single = [digest(canonical({k: [v[i]] for k, v in enc.items()}, [tokens[i]], [words[i]]))
-                  for i in range(len(docs))]  # fmt: skip
-        slow_ids = [slow(d)["input_ids"] for d in docs]
+        single = document_digests(enc, len(docs))
         differ = {
             i: cause(s, enc["input_ids"][i], byte_ids)
             for i, s in enumerate(slow_ids)
             if s != enc["input_ids"][i]
         }
-        pairs, pairs_agree = [], []
-        for j, (a, b) in enumerate(corpus_pairs(docs)):
-            try:
-                pairs.append(digest(encode_canonical(fast, [a], [b], raw=True, **PAIR_OPTIONS)))
-            except Exception:  # only_second cannot fit: the checker expects a ValueError
-                pairs.append("error")
-            if all(slow(t)["input_ids"] == fast(t)["input_ids"] for t in (a, b)):
-                pairs_agree.append(j)
+        pairs = [pair_digest(fast, a, b) for a, b in corpus_pairs(docs)]
+        pairs_agree = [
+            j
+            for j, pair in enumerate(corpus_pairs(docs))
+            if all(slow(t)["input_ids"] == fast(t)["input_ids"] for t in pair)
+        ]
         variant = []
         for i in range(0, len(docs), VARIANT_EVERY):
             e = vfast([docs[i]], **SINGLE_OPTIONS)
@@ -190,28 +165,6 @@ SPECIAL_PIECES = [
 ]  # fmt: skip
 
 
-def hypothesis_strings(n: int) -> list[str]:
-    """`n` strings drawn by hypothesis (derandomized: the same hypothesis version gives the same strings)."""
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
-    collected: list[str] = []
-    any_char = st.characters(exclude_categories=("Cs",))
-    piece = st.one_of(
-        st.text(any_char, max_size=8), st.sampled_from(SPECIAL_PIECES), st.text("ab ,.'\n", max_size=6)
-    )
-    strategy = st.lists(piece, max_size=10).map("".join)
-
-    @settings(max_examples=n, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
-    @given(strategy)
-    def collect(text: str) -> None:
-        collected.append(text)
-
-    collect()
-    return list(dict.fromkeys(collected))
-
-
 def _reference_outputs(slow: Any, fast: Any, text: str) -> dict:
     fast_out = encode_canonical(fast, [text], **SINGLE_OPTIONS)
     slow_ids = slow(text)["input_ids"]
@@ -229,7 +182,7 @@ def generate_hypothesis() -> None:
     slow, fast = _references()
     vslow, vfast = _references(**VARIANT)
     processor = sentencepiece.SentencePieceProcessor(model_file=str(TOKENIZER_DIR / "spm.model"))
-    texts = hypothesis_strings(N_HYPOTHESIS)
+    texts = hypothesis_strings(N_HYPOTHESIS, SPECIAL_PIECES)
     byte_ids = _byte_ids()
     items = []
     for k, text in enumerate(texts):
@@ -246,28 +199,14 @@ def generate_hypothesis() -> None:
         if k % VARIANT_HYPOTHESIS_EVERY == 0:
             item["variant"] = _reference_outputs(vslow, vfast, text)
         items.append(item)
-    rng = random.Random(3)
-    option_sets = [
-        {"return_offsets_mapping": True, "return_special_tokens_mask": True},
-        {**PAIR_OPTIONS, "max_length": 12, "stride": 2},
-        {**PAIR_OPTIONS, "truncation": "only_first", "max_length": 10, "stride": 0},
-        {**PAIR_OPTIONS, "truncation": "only_second", "max_length": 10, "stride": 1, "padding": True},
-        {"truncation": True, "max_length": 8, "padding": "max_length", "return_offsets_mapping": True},
-    ]
-    pairs = []
-    for k in range(400):
-        a, b = rng.randrange(len(texts)), rng.randrange(len(texts))
-        options = option_sets[k % len(option_sets)]
-        try:
-            expected = encode_canonical(fast, [texts[a]], [texts[b]], **options)
-        except BaseException as e:  # the reference raises (or panics) on impossible only_* truncations
-            if isinstance(e, KeyboardInterrupt):
-                raise
-            continue
-        pairs.append({"a": a, "b": b, "options": options, "expected": expected})
     _write(
         "hypothesis.json.gz",
-        {"provenance": _provenance(), "variant": VARIANT, "items": items, "pairs": pairs},
+        {
+            "provenance": _provenance(),
+            "variant": VARIANT,
+            "items": items,
+            "pairs": hypothesis_pairs(fast, texts),
+        },
     )
 
 
@@ -279,58 +218,7 @@ def generate_cases() -> None:
     for text in [*CASE_TEXTS, *CASE_PAIRS, *(w for words in WORD_LISTS for w in words)]:
         if slow(text)["input_ids"] != fast(text)["input_ids"]:
             raise SystemExit(f"case text {text!r}: the references disagree; pick texts they agree on")
-    cases = []
-
-    def add(name: str, text: Any, pair: Any, options: dict, **meta: Any) -> None:
-        options = {**options, "return_offsets_mapping": True, "return_special_tokens_mask": True}
-        is_pair = pair is not None or (isinstance(text, list) and text and isinstance(text[0], tuple))
-        if not _allowed(options, is_pair):
-            return
-        case = {"name": name, "text": text, "options": options, **meta}
-        if pair is not None:
-            case["pair"] = pair
-        try:
-            enc = fast(text, pair, **options)
-            case["expected"] = json.loads(json.dumps(canonical(enc, *rows_detail(enc, n_rows(enc)))))
-        except BaseException as e:  # Exception or the Rust PanicException
-            if isinstance(e, KeyboardInterrupt):
-                raise
-            case["error"] = f"{type(e).__name__}: {str(e)[:200]}"
-        cases.append(case)
-
-    for g, options in enumerate(_option_grid()):
-        t = CASE_TEXTS[g % len(CASE_TEXTS)]
-        p = CASE_PAIRS[g % len(CASE_PAIRS)]
-        add(f"single-{g}", t, None, options)
-        add(f"pair-{g}", t, p, options)
-        add(f"batch-{g}", CASE_TEXTS, None, options)
-        add(f"batch-pairs-{g}", CASE_TEXTS[:4], CASE_PAIRS, options)
-    for k, options in enumerate([{}, {"add_special_tokens": False}, {"return_tensors": "np", "padding": True},
-                                 {"return_length": True, "padding": "max_length", "max_length": 12, "truncation": True},
-                                 {"return_token_type_ids": False, "return_attention_mask": False}]):  # fmt: skip
-        add(f"flags-{k}", CASE_TEXTS, None, options)
-        add(f"flags-pair-{k}", CASE_TEXTS[1], CASE_PAIRS[2], options)
-        for w, words in enumerate(WORD_LISTS):
-            add(f"words-{k}-{w}", words, None, {**options, "is_split_into_words": True})
-            add(f"words-pair-{k}-{w}", words, ["pair", "words"], {**options, "is_split_into_words": True})
-    add("words-batch", WORD_LISTS, None, {"is_split_into_words": True, "padding": True})
-    add("words-batch-truncated", WORD_LISTS, None, {"is_split_into_words": True, "truncation": True,
-                                                    "max_length": 6, "stride": 1, "return_overflowing_tokens": True})  # fmt: skip
-    for k, options in enumerate([{"truncation": True, "max_length": 7, "stride": 2, "return_overflowing_tokens": True},
-                                 {"truncation": "only_second", "max_length": 9, "return_overflowing_tokens": True}]):  # fmt: skip
-        fast.truncation_side = "left"
-        try:
-            add(
-                f"truncation-left-{k}",
-                CASE_TEXTS,
-                None,
-                options,
-                tokenizer_options={"truncation_side": "left"},
-            )
-            add(f"truncation-left-pair-{k}", CASE_TEXTS[:4], CASE_PAIRS, options,
-                tokenizer_options={"truncation_side": "left"})  # fmt: skip
-        finally:
-            fast.truncation_side = "right"
+    cases = option_cases(fast, CASE_TEXTS)
     _write("cases.json.gz", {"provenance": _provenance(), "cases": cases})
     print(f"{len(cases)} cases, {sum('error' in c for c in cases)} with reference errors")
 

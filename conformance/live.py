@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.cases import Case
+from conformance.cases import DEBERTA_BASE_FLAGS, Case
 from conformance.check import model_class, valid_positions
 from conformance.generate import make_inputs, random_model, reference_outputs, save_checkpoint
 from deberta_np import model_v2, shim
@@ -155,12 +155,7 @@ BASE_SHAPED = {
     "num_attention_heads": 12,
     "intermediate_size": 3072,
     "max_position_embeddings": 512,
-    "relative_attention": True,
-    "pos_att_type": "c2p|p2c",
-    "max_relative_positions": -1,
-    "position_biased_input": False,
-    "type_vocab_size": 0,
-    "layer_norm_eps": 1e-7,
+    **DEBERTA_BASE_FLAGS,
 }
 
 

@@ -29,7 +29,7 @@ import hashlib
 import json
 import math
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,24 +68,13 @@ TINY = {
 # deberta-v3-base's architecture flags at the same toy width. position_buckets 256 as published: distances
 # beyond 128 tokens (the long question-answering windows) fall into log buckets.
 TINY_V2 = {
+    **TINY,
     "model_type": "deberta-v2",
     "vocab_size": 128100,
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 64,
-    "hidden_act": "gelu",
-    "max_position_embeddings": 512,
-    "relative_attention": True,
     "position_buckets": 256,
     "norm_rel_ebd": "layer_norm",
     "share_att_key": True,
     "pos_att_type": "p2c|c2p",
-    "position_biased_input": False,
-    "max_relative_positions": -1,
-    "type_vocab_size": 0,
-    "layer_norm_eps": 1e-7,
-    "pad_token_id": 0,
 }
 # What deberta-v2-xlarge adds: a ConvLayer after the first layer.
 V2_XLARGE = {"conv_kernel_size": 3, "conv_act": "gelu"}
@@ -160,6 +149,35 @@ class PipelineModel:
 NER_LABELS = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC", 5: "B-ORG", 6: "I-ORG"}
 SENTIMENT_LABELS = {0: "negative", 1: "neutral", 2: "positive"}
 
+# A few checkpoints share another's seed, head and so weights, and differ only in config.json or the tokenizer
+# files: `replace(model, name=..., ...)` says so.
+SENTIMENT = PipelineModel(
+    "sentiment",
+    "sequence_classification",
+    103,
+    {"id2label": SENTIMENT_LABELS, "type_vocab_size": 2, "position_biased_input": True},
+    head_gain=3.0,
+    bias_shifts={"classifier.bias": {0: -1.2, 2: 1.3}},
+)
+SCORE = PipelineModel("score", "sequence_classification", 104, {"num_labels": 1}, head_gain=3.0)
+# "O" gets a head start so that entities and non-entities alternate.
+NER = PipelineModel(
+    "ner",
+    "token_classification",
+    108,
+    {"id2label": NER_LABELS},
+    head_gain=3.0,
+    bias_shifts={"classifier.bias": {0: 1.5}},
+)
+NER_V3 = replace(NER, name="ner-v3", seed=204, family="v2")
+NLI_HEAD = {"head": "sequence_classification", "head_gain": 3.0}
+
+
+def windows(model: PipelineModel) -> PipelineModel:
+    """The same weights with a 24-token model_max_length: `stride` makes overlapping windows."""
+    return replace(model, name=f"{model.name}-windows", tokenizer_config={"model_max_length": 24})
+
+
 MODELS = {
     m.name: m
     for m in (
@@ -169,91 +187,42 @@ MODELS = {
         ),
         PipelineModel("encoder", "base", 102),
         # Absolute positions and token types: a pipeline that drops token_type_ids or pads badly is caught.
-        PipelineModel(
-            "sentiment",
-            "sequence_classification",
-            103,
-            {"id2label": SENTIMENT_LABELS, "type_vocab_size": 2, "position_biased_input": True},
-            head_gain=3.0,
-            bias_shifts={"classifier.bias": {0: -1.2, 2: 1.3}},
-        ),
+        SENTIMENT,
         # The same weights, declared multi-label: the default score function becomes sigmoid.
-        PipelineModel(
-            "sentiment-multilabel",
-            "sequence_classification",
-            103,
-            {
-                "id2label": SENTIMENT_LABELS,
-                "type_vocab_size": 2,
-                "position_biased_input": True,
-                "problem_type": "multi_label_classification",
-            },
-            head_gain=3.0,
-            bias_shifts={"classifier.bias": {0: -1.2, 2: 1.3}},
+        replace(
+            SENTIMENT,
+            name="sentiment-multilabel",
+            config={**SENTIMENT.config, "problem_type": "multi_label_classification"},
         ),
         # One output: sigmoid by default; the same weights declared as regression: no function.
-        PipelineModel("score", "sequence_classification", 104, {"num_labels": 1}, head_gain=3.0),
-        PipelineModel(
-            "regression",
-            "sequence_classification",
-            104,
-            {"num_labels": 1, "problem_type": "regression"},
-            head_gain=3.0,
-        ),
+        SCORE,
+        replace(SCORE, name="regression", config={**SCORE.config, "problem_type": "regression"}),
         # NLI label orders: entailment first (transformers then takes the last label as contradiction), and the
         # cross-encoder/nli-deberta-v3 order (contradiction 0, entailment 1), lower case.
         PipelineModel(
             "nli",
-            "sequence_classification",
-            105,
-            {"id2label": {0: "ENTAILMENT", 1: "NEUTRAL", 2: "CONTRADICTION"}, "type_vocab_size": 2},
-            head_gain=3.0,
+            seed=105,
+            config={"id2label": {0: "ENTAILMENT", 1: "NEUTRAL", 2: "CONTRADICTION"}, "type_vocab_size": 2},
+            **NLI_HEAD,
         ),
         PipelineModel(
             "nli-cross-encoder",
-            "sequence_classification",
-            106,
-            {"id2label": {0: "contradiction", 1: "entailment", 2: "neutral"}},
-            head_gain=3.0,
+            seed=106,
+            config={"id2label": {0: "contradiction", 1: "entailment", 2: "neutral"}},
+            **NLI_HEAD,
         ),
         # Neutral at 0: transformers' multi-label score compares entailment with label 0 whatever it is.
         PipelineModel(
             "nli-neutral-first",
-            "sequence_classification",
-            107,
-            {"id2label": {0: "NEUTRAL", 1: "CONTRADICTION", 2: "ENTAILMENT"}},
-            head_gain=3.0,
+            seed=107,
+            config={"id2label": {0: "NEUTRAL", 1: "CONTRADICTION", 2: "ENTAILMENT"}},
+            **NLI_HEAD,
         ),
-        # "O" gets a head start so that entities and non-entities alternate.
-        PipelineModel(
-            "ner",
-            "token_classification",
-            108,
-            {"id2label": NER_LABELS},
-            head_gain=3.0,
-            bias_shifts={"classifier.bias": {0: 1.5}},
-        ),
-        # The same weights with a 24-token model_max_length: `stride` makes overlapping windows.
-        PipelineModel(
-            "ner-windows",
-            "token_classification",
-            108,
-            {"id2label": NER_LABELS},
-            head_gain=3.0,
-            bias_shifts={"classifier.bias": {0: 1.5}},
-            tokenizer_config={"model_max_length": 24},
-        ),
+        NER,
+        windows(NER),
         # The same weights with add_prefix_space=True: what pre-split words need (transformers refuses them
         # otherwise, as deberta_np does).
-        PipelineModel(
-            "ner-prefix-space",
-            "token_classification",
-            108,
-            {"id2label": NER_LABELS},
-            head_gain=3.0,
-            bias_shifts={"classifier.bias": {0: 1.5}},
-            tokenizer_config={"add_prefix_space": True},
-        ),
+        replace(NER, name="ner-prefix-space", tokenizer_config={"add_prefix_space": True}),
         PipelineModel("qa", "question_answering", 109, {"type_vocab_size": 2}, head_gain=4.0),
         # --- DeBERTa v2/v3 (SentencePiece tokenizer) ---
         # deberta-v2-xlarge's layout: Microsoft's MLM head (lm_predictions.lm_head.*) and the ConvLayer.
@@ -279,33 +248,15 @@ MODELS = {
         # entailment at 1 and take label 0 as contradiction; also the text-classification checkpoint (pairs).
         PipelineModel(
             "nli-v3",
-            "sequence_classification",
-            203,
-            {"id2label": {0: "contradiction", 1: "entailment", 2: "neutral"}},
-            head_gain=3.0,
+            seed=203,
+            config={"id2label": {0: "contradiction", 1: "entailment", 2: "neutral"}},
             bias_shifts={"classifier.bias": {1: 0.4}},
             family="v2",
+            **NLI_HEAD,
         ),
-        PipelineModel(
-            "ner-v3",
-            "token_classification",
-            204,
-            {"id2label": NER_LABELS},
-            head_gain=3.0,
-            bias_shifts={"classifier.bias": {0: 1.5}},
-            family="v2",
-        ),
-        # The same weights with a 24-token model_max_length: `stride` makes overlapping windows.
-        PipelineModel(
-            "ner-v3-windows",
-            "token_classification",
-            204,
-            {"id2label": NER_LABELS},
-            head_gain=3.0,
-            bias_shifts={"classifier.bias": {0: 1.5}},
-            tokenizer_config={"model_max_length": 24},
-            family="v2",
-        ),
+        # The v1 NER checkpoint's labels and head on deberta-v3's layout, its own seed.
+        NER_V3,
+        windows(NER_V3),
         PipelineModel("qa-v3", "question_answering", 205, head_gain=4.0, family="v2"),
     )
 }

@@ -180,7 +180,6 @@ def run_checks() -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    results = run_checks()
-    for r in results:
-        print(f"{'ok ' if r['ok'] else 'FAIL'} {r['case']:<45} {r['what']:<60} {r['value']}")
-    raise SystemExit(0 if all(r["ok"] for r in results) else 1)
+    from conformance.__main__ import run_suite
+
+    raise SystemExit(run_suite(run_checks))

@@ -89,6 +89,20 @@ def n_rows(encoding: Any) -> int:
     return len(ids) if ids and isinstance(ids[0], list) else 1
 
 
+def canonical_output(encoding: Any) -> dict:
+    """canonical(...) of a tokenizer output, single or batch, with every row's tokens and word ids, as read back
+    from JSON."""
+    return _json(canonical(encoding, *rows_detail(encoding, n_rows(encoding))))
+
+
+def document_digests(encoding: Any, n: int) -> list[str]:
+    """The digest of each row of a batch output of `n` documents: of its canonical(...) as a batch of one."""
+    tokens, words = rows_detail(encoding, n)
+    return [
+        digest(canonical({k: [v[i]] for k, v in encoding.items()}, [tokens[i]], [words[i]])) for i in range(n)
+    ]
+
+
 def encode_canonical(tokenizer: Any, text: Any, pair: Any = None, raw: bool = False, **options: Any) -> dict:
     """Run a tokenizer on a *batch* and return canonical(...) with tokens and word ids of every row
     (as read back from JSON, unless `raw`, which is enough for `digest`)."""
@@ -140,6 +154,27 @@ def _fail(case: str, what: str, value: str) -> dict:
     return {"suite": "tokenizer", "case": case, "what": what, "value": value, "limit": "-", "ok": False}
 
 
+def sources_row(suite: str, bad_sources: list[str], golden: dict) -> dict:
+    """The row that says whether every corpus source of the corpus golden is there with its recorded sha256
+    (`bad_sources`: those that are not)."""
+    n_sources = len(golden["sources"])
+    row = {"suite": suite, "case": "corpus sources", "what": "source files present with recorded sha256"}
+    if bad_sources:
+        shown = "; ".join(bad_sources[:3]) + (" ..." if len(bad_sources) > 3 else "")
+        return {
+            **row,
+            "value": f"{len(bad_sources)} of {n_sources} unusable: {shown}",
+            "limit": "-",
+            "ok": False,
+        }
+    return {
+        **row,
+        "value": f"{n_sources}/{n_sources} ({golden['corpus_mb']:.2f} MB)",
+        "limit": "all",
+        "ok": True,
+    }
+
+
 def _load_tokenizers() -> tuple[Any, Any]:
     from deberta_np.tokenizer import DebertaTokenizer
 
@@ -168,11 +203,9 @@ def check_corpus(tok: Any, examples: list[str]) -> list[dict]:
             continue
         docs = list(source.documents)
         enc = tok(docs, **SINGLE_OPTIONS)
-        tokens, words = rows_detail(enc, len(docs))
-        for i, expected in enumerate(entry["single"]):
+        for i, (got, expected) in enumerate(zip(document_digests(enc, len(docs)), entry["single"])):
             n_single += 1
-            row = canonical({k: [v[i]] for k, v in enc.items()}, [tokens[i]], [words[i]])
-            if digest(row) != expected:
+            if got != expected:
                 bad_single += 1
                 if len(examples) < 5:
                     examples.append(f"single: {entry['path']} document {i}")
@@ -190,14 +223,7 @@ def check_corpus(tok: Any, examples: list[str]) -> list[dict]:
                 bad_pair += 1
                 if len(examples) < 5:
                     examples.append(f"pair: {entry['path']} pair {j}")
-    n_sources = len(golden["sources"])
-    if bad_sources:
-        shown = "; ".join(bad_sources[:3]) + (" ..." if len(bad_sources) > 3 else "")
-        rows.append(_fail("corpus sources", "source files present with recorded sha256",
-                          f"{len(bad_sources)} of {n_sources} unusable: {shown}"))  # fmt: skip
-    else:
-        rows.append({"suite": "tokenizer", "case": "corpus sources", "what": "source files present with recorded sha256",
-                     "value": f"{n_sources}/{n_sources} ({golden['corpus_mb']:.2f} MB)", "limit": "all", "ok": True})  # fmt: skip
+    rows.append(sources_row("tokenizer", bad_sources, golden))
     rows.append(
         _row(
             "corpus single texts",
@@ -296,31 +322,28 @@ def check_hypothesis(tok: Any, examples: list[str]) -> list[dict]:
     ]
 
 
+def check_case(tokenizer: Any, case: dict) -> tuple[bool, str]:
+    """Whether `tokenizer` gives an option case's golden output (or raises ValueError or TypeError where the
+    reference failed), and what went wrong if not."""
+    try:
+        enc = tokenizer(case["text"], case.get("pair"), **case["options"])
+    except (ValueError, TypeError) as e:
+        return "error" in case, f"raised {e}"
+    if "error" in case:
+        return False, "no error"
+    return canonical_output(enc) == case["expected"], "output differs"
+
+
 def check_cases(tok: Any, tok_prefix: Any, examples: list[str]) -> list[dict]:
     from deberta_np.tokenizer import DebertaTokenizer
 
     golden = load_golden("cases.json.gz")
     bad = 0
     for case in golden["cases"]:
-        options = dict(case["options"])
         tokenizer = tok_prefix if case.get("add_prefix_space") else tok
         if case.get("tokenizer_options"):
             tokenizer = DebertaTokenizer.from_pretrained(TOKENIZER_DIR, **case["tokenizer_options"])
-        text = case["text"]
-        pair = case.get("pair")
-        try:
-            enc = tokenizer(text, pair, **options)
-        except (ValueError, TypeError) as e:
-            ok = "error" in case
-            detail = f"raised {e}"
-        else:
-            if "error" in case:
-                ok, detail = False, "no error"
-            else:
-                tokens, words = rows_detail(enc, n_rows(enc))
-                got = _json(canonical(enc, tokens, words))
-                ok = got == case["expected"]
-                detail = "output differs"
+        ok, detail = check_case(tokenizer, case)
         if not ok:
             bad += 1
             if len(examples) < 5:
@@ -355,7 +378,6 @@ def run_checks() -> list[dict]:
 
 
 if __name__ == "__main__":
-    results = run_checks()
-    for r in results:
-        print(f"{'ok ' if r['ok'] else 'FAIL'} {r['case']:<22} {r['what']:<70} {r['value']}")
-    raise SystemExit(0 if all(r["ok"] for r in results) else 1)
+    from conformance.__main__ import run_suite
+
+    raise SystemExit(run_suite(run_checks))

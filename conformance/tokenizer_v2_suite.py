@@ -32,12 +32,12 @@ from conformance.tokenizer_files import DEBERTA_V3
 from conformance.tokenizer_suite import (
     PAIR_OPTIONS,
     SINGLE_OPTIONS,
-    canonical,
+    check_case,
     corpus_pairs,
     digest,
+    document_digests,
     encode_canonical,
-    n_rows,
-    rows_detail,
+    sources_row,
 )
 
 SUITE = "tokenizer-v2"
@@ -46,24 +46,6 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden" / "tokenizer_v2"
 TOKENIZER_DIR = DEBERTA_V3
 VARIANT = {"do_lower_case": True, "split_by_punct": True}
 VARIANT_EVERY = 4
-# Texts for the option cases: both references give the same ids on each (the generator checks).
-CASE_TEXTS = [
-    "Hello world",
-    "The quick brown fox jumps over the lazy dog. It's 42°C in Zürich, isn't it?",
-    "lower [MASK] newer",
-    " leading space and trailing  ",
-    "😊 héllo 生活的真是 مرحبا",  # (谛 has no piece: byte fallback is covered by the corpus and hypothesis)
-    "",
-    "a",
-    "one two three four five six seven eight nine ten eleven twelve thirteen",
-]
-CASE_PAIRS = [
-    "second text here",
-    "x",
-    "the pair is much longer than the first text, by quite a few tokens",
-    "",
-]
-WORD_LISTS = [["Hello", "world", "!"], ["big", " spaced", "wörld", "", "a b", "😊", "[MASK]x"], ["x"]]
 
 
 def _json(obj: Any) -> Any:
@@ -136,9 +118,7 @@ def check_corpus(tokenizers: tuple[Any, Any], variants: tuple[Any, Any], example
             causes[c] = causes.get(c, 0) + 1
         for tok, name in ((ours, "default"), (ours_fast, "fast")):
             enc = tok(docs, **SINGLE_OPTIONS)
-            tokens, words = rows_detail(enc, len(docs))
-            for i, expected in enumerate(entry["single"]):
-                full = digest(canonical({k: [v[i]] for k, v in enc.items()}, [tokens[i]], [words[i]]))
+            for i, (full, expected) in enumerate(zip(document_digests(enc, len(docs)), entry["single"])):
                 if name == "fast":
                     counts["fast"] += full != expected
                     if full != expected:
@@ -178,14 +158,7 @@ def check_corpus(tokenizers: tuple[Any, Any], variants: tuple[Any, Any], example
             if item["agree"]:
                 counts["variant_default"] += digest(default) != item["fast"]
     rows = []
-    n_sources = len(golden["sources"])
-    if bad_sources:
-        shown = "; ".join(bad_sources[:3]) + (" ..." if len(bad_sources) > 3 else "")
-        rows.append(_fail("corpus sources", "source files present with recorded sha256",
-                          f"{len(bad_sources)} of {n_sources} unusable: {shown}"))  # fmt: skip
-    else:
-        rows.append({"suite": SUITE, "case": "corpus sources", "what": "source files present with recorded sha256",
-                     "value": f"{n_sources}/{n_sources} ({golden['corpus_mb']:.2f} MB)", "limit": "all", "ok": True})  # fmt: skip
+    rows.append(sources_row(SUITE, bad_sources, golden))
     n, c = counts, causes
     rows += [
         _info("corpus single texts", "documents where slow (sentencepiece) and fast references disagree",
@@ -326,16 +299,7 @@ def check_cases(tokenizers: tuple[Any, Any], examples: list[str]) -> list[dict]:
                         TOKENIZER_DIR, reference=tok.reference, **case["tokenizer_options"]
                     )
                 tokenizer = others[key]
-            try:
-                enc = tokenizer(case["text"], case.get("pair"), **case["options"])
-            except (ValueError, TypeError) as e:
-                ok, detail = "error" in case, f"raised {e}"
-            else:
-                if "error" in case:
-                    ok, detail = False, "no error"
-                else:
-                    ok = _json(canonical(enc, *rows_detail(enc, n_rows(enc)))) == case["expected"]
-                    detail = "output differs"
+            ok, detail = check_case(tokenizer, case)
             if not ok:
                 bad += 1
                 if len(examples) < 8:
@@ -368,7 +332,6 @@ def run_checks(corpus: bool = True) -> list[dict]:
 
 
 if __name__ == "__main__":
-    results = run_checks()
-    for r in results:
-        print(f"{'ok ' if r['ok'] else 'FAIL'} {r['case']:<24} {r['what']:<78} {r['value']}")
-    raise SystemExit(0 if all(r["ok"] for r in results) else 1)
+    from conformance.__main__ import run_suite
+
+    raise SystemExit(run_suite(run_checks))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,22 @@ def golden_models() -> Path:
 
 def golden_case(name: str) -> Path:
     return GOLDEN_MODELS / name
+
+
+def assert_same_container(a: object, b: object, assert_same: Callable[[object, object], None]) -> None:
+    """One level of a comparison of nested outputs: dicts with the same keys, or lists of the same length, whose
+    items `assert_same` compares (the caller's comparison, which comes back here for containers); any other
+    value must be equal."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b)
+        for key in a:
+            assert_same(a[key], b[key])
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    else:
+        assert a == b
 
 
 def to_array_api_strict(tree: object) -> object:

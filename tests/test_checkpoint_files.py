@@ -46,12 +46,14 @@ def _index(directory, name: str, weight_map: dict[str, str]) -> None:
     (directory / name).write_text(json.dumps({"metadata": {"total_size": 0}, "weight_map": weight_map}))
 
 
-def _sharded_safetensors(directory):
-    write_safetensors(directory / "model-00001-of-00002.safetensors", A)
-    write_safetensors(directory / "model-00002-of-00002.safetensors", B)
-    weight_map = dict.fromkeys(A, "model-00001-of-00002.safetensors")
-    weight_map.update(dict.fromkeys(B, "model-00002-of-00002.safetensors"))
-    _index(directory, "model.safetensors.index.json", weight_map)
+def _sharded(directory, stem="model", suffix=".safetensors", write=write_safetensors):
+    """A and B in two shards `<stem>-0000k-of-00002<suffix>` written by `write`, and their index; the weight map."""
+    weight_map = {}
+    for k, part in enumerate((A, B), 1):
+        shard = f"{stem}-0000{k}-of-00002{suffix}"
+        write(directory / shard, part)
+        weight_map.update(dict.fromkeys(part, shard))
+    _index(directory, f"{stem}{suffix}.index.json", weight_map)
     return weight_map
 
 
@@ -76,7 +78,7 @@ def test_preference_order(tmp_path):
     _assert_state(read_state_dict(tmp_path), B)
     _index(tmp_path, "pytorch_model.bin.index.json", {"b.weight": "pytorch_model.bin"})
     assert find_checkpoint_files(tmp_path) == [tmp_path / "pytorch_model.bin"]  # .bin beats its index
-    _sharded_safetensors(tmp_path)
+    _sharded(tmp_path)
     assert [p.name for p in find_checkpoint_files(tmp_path)] == [
         "model-00001-of-00002.safetensors",
         "model-00002-of-00002.safetensors",
@@ -87,65 +89,67 @@ def test_preference_order(tmp_path):
 
 
 def test_sharded_safetensors(tmp_path):
-    _sharded_safetensors(tmp_path)
+    _sharded(tmp_path)
     assert len(find_checkpoint_files(tmp_path)) == 2
     _assert_state(read_state_dict(tmp_path), A, B)
     _assert_state(read_state_dict(tmp_path / "model.safetensors.index.json"), A, B)
 
 
 def test_sharded_torch_bins(tmp_path):
-    _torch_zip(tmp_path / "pytorch_model-00001-of-00002.bin", A)
-    _torch_zip(tmp_path / "pytorch_model-00002-of-00002.bin", B)
-    weight_map = dict.fromkeys(A, "pytorch_model-00001-of-00002.bin")
-    weight_map.update(dict.fromkeys(B, "pytorch_model-00002-of-00002.bin"))
-    _index(tmp_path, "pytorch_model.bin.index.json", weight_map)
+    weight_map = _sharded(tmp_path, "pytorch_model", ".bin", _torch_zip)
     assert [p.name for p in find_checkpoint_files(tmp_path)] == sorted(set(weight_map.values()))
     _assert_state(read_state_dict(tmp_path), A, B)
 
 
-def test_index_names_a_missing_shard(tmp_path):
-    weight_map = _sharded_safetensors(tmp_path)
-    weight_map["c.weight"] = "model-00003-of-00003.safetensors"
+BOTH_READERS = (find_checkpoint_files, read_state_dict)
+
+
+# An index that does not match its shards: the change to its weight map (None: the key is dropped), what the error
+# names, and which readers refuse it.
+@pytest.mark.parametrize(
+    ("change", "message", "readers"),
+    [
+        pytest.param(
+            {"c.weight": "model-00003-of-00003.safetensors"},
+            "model-00003-of-00003.safetensors, which does not exist",
+            BOTH_READERS,
+            id="names-a-missing-shard",
+        ),
+        pytest.param(
+            {"ghost": "model-00001-of-00002.safetensors"},
+            "'ghost' is assigned to shard model-00001-of-00002",
+            BOTH_READERS,
+            id="key-absent-from-its-shard",
+        ),
+        pytest.param(
+            {"b.weight": "model-00001-of-00002.safetensors"},
+            "'b.weight' is assigned to shard model-00001",
+            (find_checkpoint_files,),
+            id="assigns-key-to-the-wrong-shard",
+        ),
+        pytest.param(
+            {"a.bias": None},
+            "holds key 'a.bias' but the index does not list it",
+            BOTH_READERS,
+            id="shard-holds-a-key-the-index-omits",
+        ),
+    ],
+)
+def test_index_that_disagrees_with_its_shards(tmp_path, change, message, readers):
+    weight_map = _sharded(tmp_path)
+    for key, shard in change.items():
+        if shard is None:
+            del weight_map[key]
+        else:
+            weight_map[key] = shard
     _index(tmp_path, "model.safetensors.index.json", weight_map)
-    for reader in (find_checkpoint_files, read_state_dict):
-        with pytest.raises(
-            CheckpointError, match=re.escape("model-00003-of-00003.safetensors, which does not exist")
-        ):
-            reader(tmp_path)
-
-
-def test_index_key_absent_from_its_shard(tmp_path):
-    weight_map = _sharded_safetensors(tmp_path)
-    weight_map["ghost"] = "model-00001-of-00002.safetensors"
-    _index(tmp_path, "model.safetensors.index.json", weight_map)
-    for reader in (find_checkpoint_files, read_state_dict):
-        with pytest.raises(
-            CheckpointError, match=re.escape("'ghost' is assigned to shard model-00001-of-00002")
-        ):
-            reader(tmp_path)
-
-
-def test_index_assigns_key_to_the_wrong_shard(tmp_path):
-    weight_map = _sharded_safetensors(tmp_path)
-    weight_map["b.weight"] = "model-00001-of-00002.safetensors"
-    _index(tmp_path, "model.safetensors.index.json", weight_map)
-    with pytest.raises(CheckpointError, match=re.escape("'b.weight' is assigned to shard model-00001")):
-        find_checkpoint_files(tmp_path)
-
-
-def test_shard_holds_a_key_the_index_omits(tmp_path):
-    weight_map = _sharded_safetensors(tmp_path)
-    del weight_map["a.bias"]
-    _index(tmp_path, "model.safetensors.index.json", weight_map)
-    for reader in (find_checkpoint_files, read_state_dict):
-        with pytest.raises(
-            CheckpointError, match=re.escape("holds key 'a.bias' but the index does not list it")
-        ):
+    for reader in readers:
+        with pytest.raises(CheckpointError, match=re.escape(message)):
             reader(tmp_path)
 
 
 def test_key_in_two_shards(tmp_path):
-    _sharded_safetensors(tmp_path)
+    _sharded(tmp_path)
     write_safetensors(tmp_path / "model-00002-of-00002.safetensors", {**B, "a.bias": np.zeros(2, np.float32)})
     with pytest.raises(CheckpointError, match=re.escape("'a.bias' appears in two shards")):
         read_state_dict(tmp_path)

@@ -148,15 +148,17 @@ def test_invalid_values_raise_value_error_naming_the_field(values: dict[str, obj
     assert isinstance(info.value, ConfigError)
 
 
-def test_file_errors_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"no config\.json"):
-        DebertaConfig.from_pretrained(tmp_path)
-    (tmp_path / "config.json").write_text("{not json")
-    with pytest.raises(ConfigError, match=r"config\.json: not valid JSON"):
-        DebertaConfig.from_pretrained(tmp_path)
-    (tmp_path / "config.json").write_text("[1, 2]")
-    with pytest.raises(ConfigError, match="JSON object"):
-        DebertaConfig.from_pretrained(tmp_path)
-    (tmp_path / "config.json").write_text('{"hidden_act": "nope"}')
-    with pytest.raises(ConfigError, match=r"config.json: config field hidden_act"):
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, r"no config\.json"),  # no file at all
+        ("{not json", r"config\.json: not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"hidden_act": "nope"}', r"config.json: config field hidden_act"),
+    ],
+)
+def test_file_errors_name_the_file(tmp_path: Path, content: str | None, message: str) -> None:
+    if content is not None:
+        (tmp_path / "config.json").write_text(content)
+    with pytest.raises(ConfigError, match=message):
         DebertaConfig.from_pretrained(tmp_path)

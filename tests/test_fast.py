@@ -201,18 +201,21 @@ def test_hypothesis_inputs(drawn: tuple, inputs: tuple, variant: str, dtype: typ
         assert np.array_equal(original, now)  # inputs are never written
 
 
-def test_parameters_are_never_written() -> None:
-    config = DebertaConfig(
+def tiny_config(**sizes: int) -> DebertaConfig:
+    """A v1 config of width 8 (two heads of 4) with relative c2p|p2c attention; `sizes` give the rest."""
+    return DebertaConfig(
         vocab_size=40,
         hidden_size=8,
-        num_hidden_layers=2,
         num_attention_heads=2,
-        intermediate_size=12,
         relative_attention=True,
-        max_relative_positions=3,
         pos_att_type="c2p|p2c",
         max_position_embeddings=40,
+        **sizes,
     )
+
+
+def test_parameters_are_never_written() -> None:
+    config = tiny_config(num_hidden_layers=2, intermediate_size=12, max_relative_positions=3)
     p = random_params(config, 0, np.float32)
     for array in leaves(p):
         array.flags.writeable = False  # a write raises
@@ -275,17 +278,7 @@ def test_float16_stays_on_model_py_and_v2_gets_its_own_class() -> None:
 
 
 def test_gather_index_cache_is_bounded_and_lru() -> None:
-    config = DebertaConfig(
-        vocab_size=40,
-        hidden_size=8,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=8,
-        relative_attention=True,
-        max_relative_positions=2,
-        pos_att_type="c2p|p2c",
-        max_position_embeddings=40,
-    )
+    config = tiny_config(num_hidden_layers=1, intermediate_size=8, max_relative_positions=2)
     encoder = fast.FastDeberta(random_params(config, 1, np.float64), config, max_lengths=3)
     for length in (5, 6, 7, 5, 8):  # 5 is used again, so 6 is the oldest when 8 arrives
         ids = np.ones((1, length), dtype=np.int64)

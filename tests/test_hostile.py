@@ -146,35 +146,30 @@ def test_symlinked_shards_still_load(tmp_path):
     assert np.array_equal(a, b)
 
 
+# A file that is read whole (read_safetensors and read_state_dict get its path) or through its checkpoint directory
+# (DebertaModel.from_pretrained gets the directory `make` returns).
+FILE_READERS = (read_safetensors, read_state_dict)
+DIRECTORY_READERS = (DebertaModel.from_pretrained,)
+
+
 @pytest.mark.parametrize(
-    ("make", "error", "fragment"),
+    ("make", "error", "fragment", "readers"),
     [
-        (hostile.make_deep_json_header, CheckpointError, "not valid JSON"),
-        (hostile.make_shape_65_dims, CheckpointError, "65 dimensions"),
-        (hostile.make_shape_2_63, CheckpointError, "larger than any array"),
+        (hostile.make_deep_json_header, CheckpointError, "not valid JSON", FILE_READERS),
+        (hostile.make_shape_65_dims, CheckpointError, "65 dimensions", FILE_READERS),
+        (hostile.make_shape_2_63, CheckpointError, "larger than any array", FILE_READERS),
+        (hostile.make_deep_json_index, CheckpointError, "model.safetensors.index.json", DIRECTORY_READERS),
+        (hostile.make_deep_json_config, ConfigError, "config.json", DIRECTORY_READERS),
+        (hostile.make_long_integer_config, ConfigError, "hidden_size", DIRECTORY_READERS),
     ],
 )
-def test_malformed_safetensors(tmp_path, make, error, fragment):
+def test_malformed_files_fail_fast_and_are_named(tmp_path, make, error, fragment, readers):
     path = make(tmp_path)
-    for read in (read_safetensors, read_state_dict):
+    for read in readers:
         message = fails_fast(error, read, path)
         assert str(path) in message and fragment in message
         if "shape" in make.__name__:
             assert "tensor 'w'" in message
-
-
-@pytest.mark.parametrize(
-    ("make", "error", "fragment"),
-    [
-        (hostile.make_deep_json_index, CheckpointError, "model.safetensors.index.json"),
-        (hostile.make_deep_json_config, ConfigError, "config.json"),
-        (hostile.make_long_integer_config, ConfigError, "hidden_size"),
-    ],
-)
-def test_malformed_json_in_a_checkpoint_directory(tmp_path, make, error, fragment):
-    directory = make(tmp_path)
-    message = fails_fast(error, DebertaModel.from_pretrained, directory)
-    assert fragment in message and str(directory) in message
 
 
 # ----------------------------------------------------------------------------------- writing and mapping

@@ -123,63 +123,62 @@ def test_unused_position_embeddings_of_official_checkpoints_are_ignored(tmp_path
     assert np.array_equal(a, DebertaModel.from_pretrained(source)(IDS, MASK).last_hidden_state)
 
 
-def test_unexpected_tensors_are_listed(tmp_path: Path) -> None:
-    source = golden_case("base-c2p-p2c")
-    extra = rewrite(
-        source,
-        tmp_path / "extra",
+def _declare_two_labels(config: dict) -> None:
+    config.update(id2label={"0": "a", "1": "b"}, label2id={"a": 0, "b": 1})
+
+
+# Checkpoints that do not fit their class: (golden case, tensor edit, config edit, class, what the error says).
+MISFITS = {
+    "unexpected-tensors-are-listed": (
+        "base-c2p-p2c",
         lambda s: {
             **s,
             "encoder.layer.7.attention.self.q_bias": np.zeros(32, np.float32),
             "foo": np.zeros(1, np.float32),
         },
-    )
-    with pytest.raises(
-        CheckpointError, match=r"2 unexpected tensor\(s\).*deberta.encoder.layer.7.attention.self.q_bias, foo"
-    ):
-        DebertaModel.from_pretrained(extra)
+        None,
+        DebertaModel,
+        r"2 unexpected tensor\(s\).*deberta.encoder.layer.7.attention.self.q_bias, foo",
+    ),
     # a config that does not describe the checkpoint: p2c only, but the file has pos_proj (c2p)
-    wrong = rewrite(source, tmp_path / "wrong", dict, lambda c: c.update(pos_att_type=["p2c"]))
-    with pytest.raises(
-        CheckpointError, match=r"unexpected.*pos_proj.weight.*does config.json describe this checkpoint"
-    ):
-        DebertaModel.from_pretrained(wrong)
-
-
-def test_missing_tensors_are_listed(tmp_path: Path) -> None:
-    source = golden_case("base-c2p-p2c")
-    missing = rewrite(
-        source, tmp_path / "missing", lambda s: {k: v for k, v in s.items() if "layer.1.output" not in k}
-    )
-    with pytest.raises(
-        CheckpointError, match=r"missing 4 tensor\(s\): deberta.encoder.layer.1.output.dense.weight"
-    ):
-        DebertaModel.from_pretrained(missing)
-
-
-def test_shape_mismatch_names_key_expected_and_found(tmp_path: Path) -> None:
-    source = golden_case("c2p-clamped-abs-types-embproj")  # num_labels 3
-    relabelled = rewrite(
-        source,
-        tmp_path / "labels",
+    "config-that-does-not-describe-the-checkpoint": (
+        "base-c2p-p2c",
         dict,
-        lambda c: c.update(id2label={"0": "a", "1": "b"}, label2id={"a": 0, "b": 1}),
-    )
-    with pytest.raises(
-        CheckpointError, match=r"tensor 'classifier.weight' has shape \[3, 32\], the config implies \[2, 32\]"
-    ):
-        DebertaForSequenceClassification.from_pretrained(relabelled)
-
-
-def test_duplicate_names_after_renaming_are_refused(tmp_path: Path) -> None:
-    source = golden_case("base-c2p-p2c")
-    dup = rewrite(
-        source,
-        tmp_path / "dup",
+        lambda c: c.update(pos_att_type=["p2c"]),
+        DebertaModel,
+        r"unexpected.*pos_proj.weight.*does config.json describe this checkpoint",
+    ),
+    "missing-tensors-are-listed": (
+        "base-c2p-p2c",
+        lambda s: {k: v for k, v in s.items() if "layer.1.output" not in k},
+        None,
+        DebertaModel,
+        r"missing 4 tensor\(s\): deberta.encoder.layer.1.output.dense.weight",
+    ),
+    # num_labels 3 in the file, 2 in the config
+    "shape-mismatch-names-key-expected-and-found": (
+        "c2p-clamped-abs-types-embproj",
+        dict,
+        _declare_two_labels,
+        DebertaForSequenceClassification,
+        r"tensor 'classifier.weight' has shape \[3, 32\], the config implies \[2, 32\]",
+    ),
+    "duplicate-names-after-renaming-are-refused": (
+        "base-c2p-p2c",
         lambda s: {**s, "deberta.embeddings.LayerNorm.weight": s["embeddings.LayerNorm.weight"]},
-    )
-    with pytest.raises(CheckpointError, match="duplicates another tensor"):
-        DebertaModel.from_pretrained(dup)
+        None,
+        DebertaModel,
+        "duplicates another tensor",
+    ),
+}
+
+
+@pytest.mark.parametrize("misfit", MISFITS)
+def test_a_checkpoint_that_does_not_fit_is_refused(tmp_path: Path, misfit: str) -> None:
+    case, edit, config_edit, model_class, message = MISFITS[misfit]
+    checkpoint = rewrite(golden_case(case), tmp_path / "checkpoint", edit, config_edit)
+    with pytest.raises(CheckpointError, match=message):
+        model_class.from_pretrained(checkpoint)
 
 
 def test_untied_legacy_decoder_when_the_config_says_so(tmp_path: Path) -> None:

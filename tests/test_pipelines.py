@@ -43,6 +43,7 @@ from deberta_np.pipelines.base import (
 from deberta_np.pipelines.question_answering import to_examples
 from deberta_np.pipelines.token_classification import split_words
 from deberta_np.tokenizer import DebertaV2Tokenizer
+from tests.conftest import assert_same_container
 from tests.tolerance import reordering_tolerance
 
 GOLDEN = json.loads(pipelines_suite.GOLDEN_FILE.read_text(encoding="utf-8"))
@@ -206,18 +207,10 @@ def test_length_batches_change_no_result(sequences: list[list[int]], batch_size:
 
 def _close(a: object, b: object) -> None:
     """Equal structure and strings/ints; floats within float32 noise."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and set(a) == set(b)
-        for key in a:
-            _close(a[key], b[key])
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b)
-        for x, y in zip(a, b):
-            _close(x, y)
-    elif isinstance(a, float):
+    if isinstance(a, float):
         assert b == pytest.approx(a, rel=1e-4, abs=1e-6)
     else:
-        assert a == b
+        assert_same_container(a, b, _close)
 
 
 TEXTS = [

@@ -12,6 +12,7 @@ import pytest
 from conformance import pipeline_models
 from deberta_np import InputError, Predictor, pipeline
 from deberta_np.pipelines import Failure
+from tests.conftest import assert_same_container
 
 TEXTS = [
     "A short one.",
@@ -75,16 +76,8 @@ def assert_equal(a: Any, b: Any) -> None:
     """The same value: one pipeline, the same rows in the same batches, so the same floats bit for bit."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and set(a) == set(b)
-        for key in a:
-            assert_equal(a[key], b[key])
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b)
-        for x, y in zip(a, b):
-            assert_equal(x, y)
     else:
-        assert a == b
+        assert_same_container(a, b, assert_equal)
 
 
 @pytest.mark.parametrize(("task", "model", "options"), CASES)

@@ -155,13 +155,19 @@ def _replace(file: h5py.File, name: str, values: np.ndarray, **options: object) 
     file.create_dataset(name, data=values, **options)
 
 
+def _transposed(tmp_path: Path, ending: str) -> Path:
+    """A copy of tf-v1-base with the kernel whose path ends with `ending` stored transposed."""
+    directory, h5 = _copy(tmp_path, "tf-v1-base")
+    with h5py.File(h5, "r+") as file:
+        name = _dataset_path(file, ending)
+        _replace(file, name, np.ascontiguousarray(file[name][()].T))
+    return directory
+
+
 @needs_h5py
 def test_a_transposed_square_kernel_is_caught_by_the_outputs(tmp_path: Path) -> None:
     """[32, 32] loads either way: only the outputs can tell, and they do."""
-    directory, h5 = _copy(tmp_path, "tf-v1-base")
-    with h5py.File(h5, "r+") as file:
-        name = _dataset_path(file, "layer_._1/attention/output/dense/kernel:0")
-        _replace(file, name, np.ascontiguousarray(file[name][()].T))
+    directory = _transposed(tmp_path, "layer_._1/attention/output/dense/kernel:0")
     worst = max(
         case_differences(directory), key=lambda d: d.max_abs - tolerance(directory, d.magnitude, d.length)
     )
@@ -172,10 +178,7 @@ def test_a_transposed_square_kernel_is_caught_by_the_outputs(tmp_path: Path) -> 
 def test_a_transposed_rectangular_kernel_is_a_shape_error(tmp_path: Path) -> None:
     from deberta_np import DebertaModel
 
-    directory, h5 = _copy(tmp_path, "tf-v1-base")
-    with h5py.File(h5, "r+") as file:
-        name = _dataset_path(file, "layer_._0/intermediate/dense/kernel:0")
-        _replace(file, name, np.ascontiguousarray(file[name][()].T))
+    directory = _transposed(tmp_path, "layer_._0/intermediate/dense/kernel:0")
     with pytest.raises(
         CheckpointError,
         match=r"'deberta\.encoder\.layer\.0\.intermediate\.dense\.weight' has shape \[32, 40\]",
