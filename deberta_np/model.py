@@ -40,7 +40,7 @@ What this file does not hold, and why inference does not need it:
 Read top to bottom: building blocks, embeddings, relative positions and disentangled attention, the layer and
 the encoder, the task heads, the activation functions, and last the checkpoint schema (every parameter name with
 its shape). DeBERTa-v2/v3 (model_v2.py) changes the attention and the relative positions, and passes its own
-into this file's layer and encoder. The code is that of Hugging Face transformers'
+into this file's forward, `deberta`. The code is that of Hugging Face transformers'
 `models/deberta/modeling_deberta.py` (4.57.6), which the tests compare it with.
 
 Dimension legend (one letter per dimension, used in every shape comment):

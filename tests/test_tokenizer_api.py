@@ -384,7 +384,9 @@ def test_tokenizer_json_alone_reloads_with_the_same_ids(tmp_path):
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_constructor_options_are_checked_once_for_both_families(version: str) -> None:
     # The options every tokenizer takes live in TokenizerBase._set_options: both families refuse the same things.
-    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) bogus; it takes .*model_max_length"):
+    with pytest.raises(
+        TypeError, match=r"unexpected keyword argument\(s\) bogus; it takes .*model_max_length"
+    ):
         ours(version, bogus=1)
     with pytest.raises(ValueError, match="cache_size must be a positive int"):
         ours(version, cache_size=0)
