@@ -1,7 +1,7 @@
 """End to end: deberta_np's pipelines against transformers' pipelines and ONNX Runtime, tokenization included.
 
-    python benchmarks/pipelines.py                   # 2,000 documents, both tasks (~20 min on 2 cores)
-    python benchmarks/pipelines.py --quick           # 100 documents, a smoke run (~2 min)
+    python benchmarks/pipelines.py                   # 2,000 documents, both tasks (over an hour on 2 cores)
+    python benchmarks/pipelines.py --quick           # 100 documents in chunks of 50, no reruns (~6 min)
 
 Two random checkpoints of deberta-base's shape (benchmarks/forward.py's BASE), built once with transformers (seed
 0, save_pretrained) into --workdir with the real deberta-v1 tokenizer files (data/tokenizers/deberta-v1:
