@@ -322,21 +322,11 @@ def worker(contender: str, model: str, checkpoint: Path, threads: int, device: s
         print(json.dumps(reply), flush=True)
 
 
-class Worker:
-    def __init__(self, contender: str, args: argparse.Namespace, checkpoint: Path) -> None:
-        command = [sys.executable, __file__, "--worker", contender, "--threads", str(args.threads)]
-        command += [
-            "--numpy-threads",
-            args.numpy_threads,
-            "--workdir",
-            str(args.workdir),
-            "--model",
-            args.model,
-            "--device",
-            args.device,
-            "--dtype",
-            args.dtype,
-        ]
+class WorkerProcess:
+    """A contender's own process, serving JSON lines on stdin/stdout: held to `threads` CPUs (limit_cpus) and run
+    without MACHINE_PINS (user_env). It prints one line when ready (kept as `ready`)."""
+
+    def __init__(self, contender: str, command: list[str], threads: int) -> None:
         self.contender = contender
         self.process = subprocess.Popen(
             command,
@@ -344,9 +334,9 @@ class Worker:
             stdout=subprocess.PIPE,
             text=True,
             env=user_env(),
-            preexec_fn=limit_cpus(args.threads),
+            preexec_fn=limit_cpus(threads),
         )
-        self.ask_raw()  # {"ready": true}: loaded
+        self.ready = self.ask_raw()  # {"ready": true, ...}: loaded
 
     def ask_raw(self) -> dict[str, Any]:
         line = self.process.stdout.readline()  # type: ignore[union-attr]
@@ -363,16 +353,38 @@ class Worker:
         """CPU time used so far by the worker process, all its threads (Linux; 0 elsewhere)."""
         return process_cpu_seconds(self.process.pid)
 
-    def timed_run(self, shape: tuple[int, int]) -> tuple[float, float]:
-        """(seconds of one forward, CPU seconds that other processes used meanwhile)."""
+    def measured_ask(self, command: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """(the reply, CPU seconds that other processes used meanwhile): what disturbed the worker's timing."""
         busy, mine, own = machine_busy_seconds(), self.cpu_seconds(), time.process_time()
-        seconds = self.ask({"run": list(shape)})["seconds"]
+        reply = self.ask(command)
         foreign = machine_busy_seconds() - busy - (self.cpu_seconds() - mine) - (time.process_time() - own)
-        return seconds, max(0.0, foreign)
+        return reply, max(0.0, foreign)
 
     def close(self) -> None:
         self.process.stdin.close()  # type: ignore[union-attr]
         self.process.wait()
+
+
+class Worker(WorkerProcess):
+    """A forward.py contender: runs one forward of a shape per command."""
+
+    def __init__(self, contender: str, args: argparse.Namespace, checkpoint: Path) -> None:
+        command = [sys.executable, __file__, "--worker", contender, "--threads", str(args.threads)]
+        command += [
+            "--numpy-threads",
+            args.numpy_threads,
+            "--workdir",
+            str(args.workdir),
+            "--model",
+            args.model,
+        ]
+        command += ["--device", args.device, "--dtype", args.dtype]
+        super().__init__(contender, command, args.threads)
+
+    def timed_run(self, shape: tuple[int, int]) -> tuple[float, float]:
+        """(seconds of one forward, CPU seconds that other processes used meanwhile)."""
+        reply, foreign = self.measured_ask({"run": list(shape)})
+        return reply["seconds"], foreign
 
 
 def machine_busy_seconds() -> float:
@@ -589,15 +601,20 @@ def onnx_path(checkpoint: Path) -> Path:
 
 
 def build_checkpoint(workdir: Path, model: str) -> Path:
-    checkpoint = checkpoint_path(workdir, model)
     config, class_name = MODELS[model]
+    return build_random(checkpoint_path(workdir, model), class_name, config)
+
+
+def build_random(checkpoint: Path, class_name: str, config: dict[str, Any]) -> Path:
+    """A random checkpoint (seed 0) of transformers' `class_name` with `config`, saved once as safetensors."""
     if (checkpoint / "model.safetensors").exists():
         return checkpoint
     print(f"building the random checkpoint in {checkpoint} ...", flush=True)
+    config_class = "DebertaV2Config" if class_name.startswith("DebertaV2") else "DebertaConfig"
     code = f"""
 import json, torch, transformers
 torch.manual_seed(0)
-config = transformers.{class_name.replace("Model", "Config")}(**{config!r})
+config = transformers.{config_class}(**{config!r})
 transformers.{class_name}(config).eval().save_pretrained({str(checkpoint)!r}, safe_serialization=True)
 print(json.dumps({{"ok": True}}))
 """
@@ -607,13 +624,20 @@ print(json.dumps({{"ok": True}}))
 
 def export_onnx(model: str, checkpoint: Path) -> str | None:
     """Export the transformers model to ONNX (once) and check it against PyTorch; None if usable, else why not."""
+    config, class_name = MODELS[model]
+    return export_checked(
+        checkpoint, class_name, config["vocab_size"], onnx_path(checkpoint), "last_hidden_state"
+    )
+
+
+def export_checked(checkpoint: Path, class_name: str, vocab: int, target: Path, output: str) -> str | None:
+    """Export transformers' `class_name` from `checkpoint` to `target` (once), inputs input_ids and attention_mask,
+    one output named `output`, and check it against PyTorch at other shapes than the traced one, one of them
+    right-padded (a batch of a pipeline); None if usable, else why not."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return "onnxruntime is not installed (pip install onnxruntime onnx)"
-    target = onnx_path(checkpoint)
-    config, class_name = MODELS[model]
-    vocab = config["vocab_size"]
     code = f"""
 import json, numpy as np, torch, transformers, onnxruntime
 from pathlib import Path
@@ -622,15 +646,16 @@ model = transformers.{class_name}.from_pretrained({str(checkpoint)!r}).eval()
 if not target.exists():
     ids = torch.randint(4, {vocab}, (2, 16)); mask = torch.ones_like(ids)
     torch.onnx.export(model, (ids, mask), str(target), input_names=["input_ids", "attention_mask"],
-                      output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                      output_names=[{output!r}], opset_version=17, dynamo=False,
                       dynamic_axes={{"input_ids": {{0: "batch", 1: "length"}},
                                     "attention_mask": {{0: "batch", 1: "length"}}}})
 session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
 worst = 0.0
-for batch, length in ((1, 16), (3, 37), (2, 130)):
+for batch, length, padded in ((1, 16, 0), (3, 37, 0), (2, 130, 0), (3, 40, 25)):
     ids = np.random.default_rng(length).integers(4, {vocab}, (batch, length)); mask = np.ones_like(ids)
+    mask[1:, length - padded:] = 0
     with torch.inference_mode():
-        ref = model(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state.numpy()
+        ref = getattr(model(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)), {output!r}).numpy()
     out = session.run(None, {{"input_ids": ids, "attention_mask": mask}})[0]
     worst = max(worst, float(np.abs(out - ref).max()))
 print(json.dumps({{"max_diff": worst}}))
