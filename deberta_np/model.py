@@ -346,14 +346,16 @@ def deberta(
     xp = shim.namespace(input_ids)
     dtype = p["embeddings"]["word_embeddings"]["weight"].dtype
     float_mask = xp.astype(attention_mask, dtype)  # [B, L]
-    h = embeddings(input_ids, token_type_ids, position_ids, float_mask, p["embeddings"], config)  # [B, L, H]
+    embedded = embeddings(
+        input_ids, token_type_ids, position_ids, float_mask, p["embeddings"], config
+    )  # [B, L, H]
     table = relative_table(p["encoder"], config) if config.relative_attention else None  # [2P, H]
 
-    def after(index: int, h_index: Array) -> Array:
-        return after_layer(index, h, h_index, float_mask, p["encoder"], config)
+    def after(index: int, h: Array) -> Array:
+        return after_layer(index, embedded, h, float_mask, p["encoder"], config)
 
     return encoder(
-        h,
+        embedded,
         pair_mask(attention_mask),
         table,
         p["encoder"]["layer"],

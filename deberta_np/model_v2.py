@@ -2,8 +2,8 @@
 
 Read model.py first: the building blocks, the embeddings, the masked softmax, the layer, the encoder loop and
 the task heads are v1's, used unchanged; this module passes its attention, its relative table and its
-convolution into model.py's forward (`model.deberta`). What is new in v2/v3 (transformers' `models/deberta_v2/modeling_deberta_v2.py`, 4.57.6),
-top to bottom:
+convolution into model.py's forward (`model.deberta`). What is new in v2/v3 (transformers'
+`models/deberta_v2/modeling_deberta_v2.py`, 4.57.6), top to bottom:
   * relative positions in log buckets (`position_buckets`) instead of clipping: near distances keep a row each,
     far ones share rows, so 256 rows reach 512 tokens and beyond;
   * attention with separate query/key/value projections that have biases, and position projections that are

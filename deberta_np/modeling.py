@@ -536,9 +536,8 @@ class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
     output_class = MultipleChoiceModelOutput
     targets = ("labels",)
 
-    def run(
-        self, inputs: tuple[Any, Any, Any, Any], output_hidden_states: bool, output_attentions: bool
-    ) -> tuple[dict[str, Array], tuple[Array, ...] | None, tuple[Array, ...] | None]:
+    def choice_rows(self, inputs: tuple[Any, Any, Any, Any]) -> tuple[tuple[Any, Any, Any, Any], int]:
+        """[B, C, L] inputs as the [B*C, L] rows the encoder reads, and C; InputError for other shapes."""
         input_ids, attention_mask, token_type_ids, position_ids = inputs
         ids = self._integer_array("input_ids", input_ids)
         if ids.ndim != 3:
@@ -549,10 +548,7 @@ class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
             if value is None:
                 return None
             array = self._host_array(name, value)
-            if array.shape != ids.shape:
-                raise InputError(
-                    f"{name} has shape {list(array.shape)} but input_ids has shape {list(ids.shape)}"
-                )
+            self._check_shape(name, array, ids.shape)
             return array.reshape(batch * choices, length)
 
         rows = (
@@ -561,6 +557,12 @@ class DebertaV2ForMultipleChoice(DebertaPreTrainedModel):
             flat("token_type_ids", token_type_ids),
             flat("position_ids", position_ids),
         )
+        return rows, choices
+
+    def run(
+        self, inputs: tuple[Any, Any, Any, Any], output_hidden_states: bool, output_attentions: bool
+    ) -> tuple[dict[str, Array], tuple[Array, ...] | None, tuple[Array, ...] | None]:
+        rows, choices = self.choice_rows(inputs)
         h, hidden, attentions = self.encoder_outputs(rows, output_hidden_states, output_attentions)
         return (
             {"logits": self.family.spec.multiple_choice_head(h, self.params, self.config, choices)},

@@ -30,7 +30,7 @@ from . import model as spec
 from . import model_v2 as spec_v2
 from . import shim
 from .config import DebertaConfig, DebertaV2Config
-from .errors import CheckpointError, InputError
+from .errors import CheckpointError
 from .parameters import PREFIX
 
 Array = Any
@@ -203,27 +203,17 @@ def trace(
     `model` may also be a transformers DeBERTa model (PyTorch, any head): its trace under the same names, the
     reference to compare a port with (trace_transformers.py).
     """
+    inputs = (input_ids, attention_mask, token_type_ids, position_ids)
     if _is_torch_module(model):
         from .trace_transformers import trace_transformers
 
-        return trace_transformers(model, (input_ids, attention_mask, token_type_ids, position_ids))
+        return trace_transformers(model, inputs)
     config = model.config
     v2 = isinstance(config, DebertaV2Config)
     choices = None
     if model.head == "multiple_choice":
-        ids = model._integer_array("input_ids", input_ids)
-        if ids.ndim != 3:
-            raise InputError(f"input_ids must be 3-D [batch, choices, length], got shape {list(ids.shape)}")
-        choices = ids.shape[1]
-        input_ids, attention_mask, token_type_ids, position_ids = (
-            None if value is None else model._host_array(name, value).reshape(-1, ids.shape[-1])
-            for name, value in zip(
-                INPUT_NAMES, (input_ids, attention_mask, token_type_ids, position_ids), strict=True
-            )
-        )
-    ids, mask, types, positions = model.prepare_inputs(
-        (input_ids, attention_mask, token_type_ids, position_ids)
-    )
+        inputs, choices = model.choice_rows(inputs)
+    ids, mask, types, positions = model.prepare_inputs(inputs)
     xp = shim.namespace(ids)
     rec = _Recorder()
     rec("input_ids", ids)

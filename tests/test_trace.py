@@ -14,6 +14,7 @@ from deberta_np.checkpoint_files import read_state_dict
 from deberta_np.cli import main
 from deberta_np.compare import UnusableTraces, compare_traces, default_tolerance
 from deberta_np.config import config_from_pretrained
+from deberta_np.errors import InputError
 from deberta_np.safetensors_io import read_safetensors, write_safetensors
 from deberta_np.trace import TRACE_NAMES, architecture_head, load_trace, save_trace, trace, trace_metadata
 from tests.conftest import GOLDEN_MODELS
@@ -266,3 +267,14 @@ def test_trace_command_with_the_transformers_backend(tmp_path: Path) -> None:
         argv = ["trace", "--model", str(path), "--input-ids", "1,5,7,9,2,4", "--input-ids", "1,8,2"]
         assert main([*argv, "--backend", backend, "--output", str(tmp_path / f"{backend}.npz")]) == 0
     assert main(["compare", str(tmp_path / "deberta_np.npz"), str(tmp_path / "transformers.npz")]) == 0
+
+
+def test_a_multiple_choice_trace_checks_its_inputs_as_the_model_does() -> None:
+    # One choice_rows for the model and its trace: a mask of another shape is named, not reshaped into rows.
+    path = GOLDEN_MODELS / "v2-multiple-choice"
+    model = load_model(path, architecture_head(config_from_pretrained(path)))
+    inputs = golden_inputs("v2-multiple-choice")
+    short = inputs["input_ids"][..., :-1]
+    for run in (lambda **kw: trace(model, **kw), model):
+        with pytest.raises(InputError, match=r"attention_mask has shape .* but input_ids has shape"):
+            run(input_ids=inputs["input_ids"], attention_mask=np.ones_like(short))
