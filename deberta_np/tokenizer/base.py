@@ -22,9 +22,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from deberta_np.errors import ConfigError, TokenizerError
 from deberta_np.jsonio import loads
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 from deberta_np.tokenizer.encoding import (
     PADDING_STRATEGIES,
     TRUNCATION_STRATEGIES,
@@ -36,6 +33,9 @@ from deberta_np.tokenizer.encoding import (
     truncate_pair,
 )
 from deberta_np.tokenizer.normalizer import WHITE_SPACE
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 VERY_LARGE_INTEGER = int(1e30)
 LARGE_INTEGER = int(1e20)
