@@ -44,9 +44,10 @@ What each replaces in model.py, and why the result is the same:
    about as much as the multiplications. Cut into pieces of rows that fit the bound (one batched matmul, NumPy
    looping over the pieces), the 1x16 deberta-base forward takes 43 ms of CPU instead of 69 on one core of a
    2-core AVX-512 EPYC. The small kernels are single-threaded: pieces are used only while BLAS runs
-   single-threaded, and for fewer sequences than threads and few tokens (parallel "products") one thread runs the
-   encoder while the worker threads share the pieces of each weight product. Each output element is the same
-   sum, in another kernel's order. By default only with OpenBLAS's AVX-512 kernels, in float32.
+   single-threaded (OPENBLAS_NUM_THREADS=1, or worker threads), and with parallel "products" one thread runs the
+   encoder while the worker threads share the pieces of each weight product (not chosen by default: see
+   products_below_tokens). Each output element is the same sum, in another kernel's order. By default only with
+   OpenBLAS's AVX-512 kernels, in float32.
    LayerNorm's two means over the features are products with a row of ones (BLAS; NumPy's reduction over the
    first axis runs 10 times slower at few tokens), divided by D as mean does.
 
@@ -515,7 +516,10 @@ class FastDeberta:
     workers_from_tokens_groups = 256  # cut by groups of sequences
     workers_from_tokens_shards = 384  # cut by heads and rows
     # Below this many tokens, fewer sequences than threads and trick 9 on: parallel "products" (see _parallel).
-    products_below_tokens = 64
+    # 0: never by default. In-process the 1x16 deberta-base forward ran 51 ms against 56 (pieces shared by 2
+    # threads against whole products over 2 BLAS threads), but benchmarks/forward.py measured it slower against
+    # ONNX Runtime (deberta-base 0.61x, v3-base 0.63x, where the whole products gave 0.66x and 0.84x): not proven.
+    products_below_tokens = 0
 
     def plan(self, batch: int, length: int) -> tuple[int, bool]:
         """(worker threads, whether BLAS runs single-threaded during the call) for a call of this shape.

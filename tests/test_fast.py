@@ -446,7 +446,7 @@ def test_default_threads_choose_per_shape_and_equal_the_readable_path(
 def test_few_tokens_share_weight_products_with_small_kernels(
     case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """OpenBLAS with small-matrix kernels (trick 9): one sequence of few tokens runs as parallel "products"."""
+    """OpenBLAS with small-matrix kernels (trick 9): one sequence of few tokens may run as parallel "products"."""
     monkeypatch.delenv("DEBERTA_NP_THREADS", raising=False)
     blas = FakeBlas(2, core="SkylakeX")
     monkeypatch.setattr(fast.blas_threads, "controller", lambda: blas)
@@ -457,6 +457,8 @@ def test_few_tokens_share_weight_products_with_small_kernels(
     p, config = readable.params[PREFIX[:-1]], readable.config
     encoder = readable.family.fast(p, config)
     assert encoder.small_kernels
+    assert encoder.plan(1, 16) == (1, False)  # not chosen by default (products_below_tokens = 0)
+    encoder.products_below_tokens = 64
     assert encoder.plan(1, 16) == (2, True) and encoder._parallel(1, 16, 2) == "products"
     assert encoder.plan(2, 16) == (1, False)  # as many sequences as threads: groups, from 256 tokens on
     assert encoder.plan(1, 64) == (1, False)
