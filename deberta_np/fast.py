@@ -48,8 +48,6 @@ What each replaces in model.py, and why the result is the same:
    encoder while the worker threads share the pieces of each weight product (not chosen by default: see
    products_below_tokens). Each output element is the same sum, in another kernel's order. By default only with
    OpenBLAS's AVX-512 kernels, in float32.
-   LayerNorm's two means over the features are products with a row of ones (BLAS; NumPy's reduction over the
-   first axis runs 10 times slower at few tokens), divided by D as mean does.
 
 Left to the readable modules: float16 models (they compute LayerNorm and softmax in float32).
 Results equal the readable ones up to float rounding: in float64 to about 1e-15; in float32 to a few units in the
@@ -230,23 +228,11 @@ def _column(v: Array) -> Array:
     return shim.namespace(v).reshape(v, (-1, 1))
 
 
-def _feature_mean(x: Array) -> Array:
-    """mean(x, axis=0, keepdims=True) of x [D, tokens]: on NumPy the sum is a product with a row of ones (BLAS
-    adds the D terms of every column at once; NumPy's reduction over axis 0 of a C-ordered array runs 10 times
-    slower at few tokens), then divided by D, as mean does: the same sum in another order."""
-    xp = shim.namespace(x)
-    if not shim.is_numpy(xp) or x.ndim != 2:
-        return xp.mean(x, axis=0, keepdims=True)
-    total = xp.ones((1, x.shape[0]), dtype=x.dtype) @ x  # [1, tokens]
-    total /= float(x.shape[0])
-    return total
-
-
 def layer_norm_(x: Array, p: Params, eps: float) -> Array:
     """model.layer_norm over the features of x [D, tokens], in place (model.py's operations, in its order)."""
     xp = shim.namespace(x)
-    x -= _feature_mean(x)
-    x /= xp.sqrt(_feature_mean(x * x) + eps)  # x * x is (x - mean) ** 2
+    x -= xp.mean(x, axis=0, keepdims=True)
+    x /= xp.sqrt(xp.mean(x * x, axis=0, keepdims=True) + eps)  # x * x is (x - mean) ** 2
     x *= _column(p["weight"])
     x += _column(p["bias"])
     return x
