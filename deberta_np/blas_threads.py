@@ -33,8 +33,9 @@ _PTHREADS = 1  # openblas_get_parallel(): 0 sequential, 1 pthreads, 2 OpenMP
 class OpenBlasThreads:
     """get() and single_threaded() for one loaded OpenBLAS."""
 
-    def __init__(self, path: str, get: Any, set_: Any) -> None:
+    def __init__(self, path: str, get: Any, set_: Any, core: str = "") -> None:
         self.path = path
+        self.core = core  # openblas_get_corename(): the kernels chosen for this CPU ("SkylakeX", "Haswell")
         self._get, self._set = get, set_
         self._lock = threading.Lock()
         self._users = 0  # overlapping single_threaded() blocks
@@ -98,7 +99,14 @@ def _open(path: str) -> OpenBlasThreads | None:
         get.restype, get.argtypes = ctypes.c_int, []
         set_.restype, set_.argtypes = None, [ctypes.c_int]
         parallel.restype, parallel.argtypes = ctypes.c_int, []
-        return OpenBlasThreads(path, get, set_) if parallel() == _PTHREADS else None
+        if parallel() != _PTHREADS:
+            return None
+        corename = getattr(library, f"{prefix}openblas_get_corename{suffix}", None)
+        core = ""
+        if corename is not None:
+            corename.restype, corename.argtypes = ctypes.c_char_p, []
+            core = (corename() or b"").decode("ascii", "replace")
+        return OpenBlasThreads(path, get, set_, core)
     return None
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from . import model, model_v2, shim
 from .config import DebertaV2Config
-from .fast import Array, FastDeberta, Params, _column, _fill_where_not_, _matmul, layer_norm_
+from .fast import Array, FastDeberta, Params, _column, _fill_where_not_, _Run, layer_norm_
 
 
 class FastDebertaV2(FastDeberta):
@@ -85,7 +85,7 @@ class FastDebertaV2(FastDeberta):
             query = model.split_heads(model.linear(table, query_proj), n) / self.scale
         return key, query
 
-    def _qkv(self, h: Array, index: int, heads: slice) -> tuple[Array, Array, Array]:
+    def _qkv(self, h: Array, index: int, heads: slice, run: _Run | None = None) -> tuple[Array, Array, Array]:
         """query_proj, key_proj and value_proj (with their biases) for the heads `heads`, q divided by the scale."""
         xp, d = self.xp, self.config.head_dim
         p = self._layer(index)["attention"]["self"]
@@ -93,7 +93,7 @@ class FastDebertaV2(FastDeberta):
         m, tokens = heads.stop - heads.start, h.shape[1]
         qkv = xp.empty((3, m * d, tokens), dtype=h.dtype)
         for i, name in enumerate(("query_proj", "key_proj", "value_proj")):
-            out = _matmul(p[name]["weight"][rows, :], h, out=qkv[i, ...])
+            out = self._linear(p[name]["weight"][rows, :], h, out=qkv[i, ...], run=run)
             out += _column(p[name]["bias"][rows])
             if not shim.is_numpy(xp):  # without out=, the product and the bias are a new array
                 qkv[i, ...] = out

@@ -45,6 +45,9 @@ VARIANTS = {
     "bands of 4 relative rows": (fast.Tricks(band=4), 1),
     "bands of 3 rows, sequences shared by 2 threads": (fast.Tricks(band=3, parallel="shards"), 2),
     "3 threads, one group of sequences each": (fast.Tricks(parallel="groups"), 3),
+    "weight products by pieces of 3 rows": (fast.Tricks(skinny_rows=3), 1),
+    "pieces of 2 rows, sequences shared by 2 threads": (fast.Tricks(skinny_rows=2, parallel="shards"), 2),
+    "pieces of 3 rows shared by 2 threads (products)": (fast.Tricks(skinny_rows=3, parallel="products"), 2),
 }
 
 
@@ -301,6 +304,33 @@ def test_strided_skew_equals_the_gather(transpose: bool) -> None:
     assert np.array_equal(fast._skew(r, transpose), expected)
 
 
+def test_skinny_pieces_fit_the_small_kernels() -> None:
+    assert fast.skinny_rows(2304, 768, 16) == 72  # a divisor: one batched product
+    assert fast.skinny_rows(768, 3072, 16) == 16
+    assert fast.skinny_rows(1009, 768, 16) == 81  # no divisor near the largest size: a remainder of 37 rows
+    for rows, inner, tokens in [(2304, 768, 16), (768, 3072, 16), (1009, 768, 16), (3072, 768, 100)]:
+        piece = fast.skinny_rows(rows, inner, tokens)
+        assert 8 <= piece < rows and piece * inner * tokens <= fast._SMALL_PRODUCT
+    assert fast.skinny_rows(768, 768, 200) == 0  # pieces thinner than 8 rows
+    assert fast.skinny_rows(64, 768, 16) == 0  # small already
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_skinny_matmul_equals_the_product(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    weight = rng.normal(size=(50, 80)).astype(dtype)[:, 3:40]  # a column slice: rows are strided
+    x = rng.normal(size=(37, 5)).astype(dtype)
+    exact = weight.astype(np.float64) @ x.astype(np.float64)
+    limit = reordering_tolerance(np.dtype(dtype), 37, float((np.abs(weight) @ np.abs(x)).max()))
+    for rows in (7, 10, 49):  # a remainder of 1 row, none, one piece and a remainder
+        assert np.abs(fast.skinny_matmul(weight, x, rows) - exact).max() <= limit
+        buffer = np.full((50, 9), np.nan, dtype=dtype)
+        out = buffer[:, 2:7]  # a strided output, written in place
+        assert fast.skinny_matmul(weight, x, rows, out=out) is out
+        assert np.abs(out - exact).max() <= limit
+        assert np.isnan(buffer[:, :2]).all() and np.isnan(buffer[:, 7:]).all()
+
+
 def test_gelu_float32_accuracy() -> None:
     x = np.linspace(-14.0, 14.0, 400_001, dtype=np.float32)
     exact = np.array([0.5 * v * math.erfc(-v / math.sqrt(2.0)) for v in x.astype(np.float64)])
@@ -354,8 +384,8 @@ def test_portable_branches_under_array_api_strict(case: str, threads: int) -> No
 class FakeBlas:
     """blas_threads.OpenBlasThreads' interface, recording the single_threaded() blocks."""
 
-    def __init__(self, count: int) -> None:
-        self.count, self.blocks = count, 0
+    def __init__(self, count: int, core: str = "Haswell") -> None:
+        self.count, self.blocks, self.core = count, 0, core
 
     def budget(self) -> int:
         return self.count
@@ -405,6 +435,41 @@ def test_default_threads_choose_per_shape_and_equal_the_readable_path(
     assert blas.blocks == 1
     monkeypatch.setattr(fast.blas_threads, "controller", lambda: None)  # no OpenBLAS to control: one thread
     assert encoder.plan(8, 128) == (1, False)
+
+
+@pytest.mark.parametrize("case", ["base-c2p-p2c", "v2-v3-like-buckets-shared-key"])
+def test_few_tokens_share_weight_products_with_small_kernels(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenBLAS with small-matrix kernels (trick 9): one sequence of few tokens may run as parallel "products"."""
+    monkeypatch.delenv("DEBERTA_NP_THREADS", raising=False)
+    blas = FakeBlas(2, core="SkylakeX")
+    monkeypatch.setattr(fast.blas_threads, "controller", lambda: blas)
+    monkeypatch.setattr(fast.blas_threads, "cores", lambda: 4)
+    readable = (DebertaV2Model if case in V2_CASES else DebertaModel).from_pretrained(
+        GOLDEN / case, fast=False
+    )
+    p, config = readable.params[PREFIX[:-1]], readable.config
+    encoder = readable.family.fast(p, config)
+    assert encoder.small_kernels
+    assert encoder.plan(1, 16) == (1, False)  # not chosen by default (products_below_tokens = 0)
+    encoder.products_below_tokens = 64
+    assert encoder.plan(1, 16) == (2, True) and encoder._parallel(1, 16, 2) == "products"
+    assert encoder.plan(2, 16) == (1, False)  # as many sequences as threads: groups, from 256 tokens on
+    assert encoder.plan(1, 64) == (1, False)
+    ids = np.arange(10, dtype=np.int64).reshape(1, 10) % config.vocab_size
+    args = readable.prepare_inputs(ids, None, None, None)
+    reference = readable.family.spec.deberta(*args, p, config, True, True)
+    monkeypatch.setattr(fast, "_SMALL_PRODUCT", 8 * config.hidden_size * 10)  # pieces of 8 rows at 10 tokens
+    pieces = []
+    monkeypatch.setattr(
+        fast, "skinny_matmul", lambda *a: pieces.append(a[2:]) or fast._matmul(a[0], a[1], a[3])
+    )
+    assert_same_encoding(encoder(*args, True, True), reference, config)
+    assert pieces and all(4 < rows <= 8 and threads == 2 for rows, out, threads in pieces)
+    assert blas.blocks == 1
+    blas.core = "Haswell"  # no small kernels: no pieces
+    assert not readable.family.fast(p, config).small_kernels
 
 
 def test_openblas_single_threaded_restores_the_count() -> None:
