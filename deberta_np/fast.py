@@ -929,7 +929,13 @@ class FastDeberta:
             scores += self._gather(r, length, window, transpose)
             return
         heads, d = x.shape[0], x.shape[1]
-        rows = xp.permute_dims(xp.reshape(x, (heads, d, -1, length)), (2, 0, 3, 1))  # [b, h, L, d]
+        # A C-ordered copy: NumPy 2.4's matmul over OpenBLAS 0.3.31, called from two threads at once on stacked
+        # operands that are both transposed views, sometimes returned wrong products (about 1 call in 100 of this
+        # loop's, reproduced with numpy alone); with one operand C-ordered it never did (tests/test_fast.py, the
+        # threaded bands case).
+        rows = _contiguous(
+            xp.permute_dims(xp.reshape(x, (heads, d, -1, length)), (2, 0, 3, 1))
+        )  # [b, h, L, d]
         for start in range(0, length, band):
             stop = min(start + band, length)
             first = length - stop + 1 if transpose else start + 1  # the band's first column of the table
