@@ -483,15 +483,19 @@ def test_few_tokens_share_weight_products_with_small_kernels(
     assert encoder.plan(2, 16) == (1, False)  # as many sequences as threads: groups, from 256 tokens on
     assert encoder.plan(1, 64) == (1, False)
     ids = np.arange(10, dtype=np.int64).reshape(1, 10) % config.vocab_size
-    args = readable.prepare_inputs(ids, None, None, None)
+    args = readable.prepare_inputs((ids, None, None, None))
     reference = readable.family.spec.deberta(*args, p, config, True, True)
     monkeypatch.setattr(fast, "_SMALL_PRODUCT", 8 * config.hidden_size * 10)  # pieces of 8 rows at 10 tokens
     pieces = []
-    monkeypatch.setattr(
-        fast, "skinny_matmul", lambda *a: pieces.append(a[2:]) or fast._matmul(a[0], a[1], a[3])
-    )
-    assert_same_encoding(encoder(*args, True, True), reference, config)
-    assert pieces and all(4 < rows <= 8 and threads == 2 for rows, out, threads in pieces)
+    real = fast.skinny_matmul
+
+    def recorded(weight, x, rows, out=None, threads=1):
+        pieces.append((rows, threads))
+        return real(weight, x, rows, out, threads)
+
+    monkeypatch.setattr(fast, "skinny_matmul", recorded)
+    assert_same_encoding(encoder(args, True, True), reference, config)
+    assert pieces and all(4 < rows <= 8 and threads == 2 for rows, threads in pieces)
     assert blas.blocks == 1
     blas.core = "Haswell"  # no small kernels: no pieces
     assert not readable.family.fast(p, config).small_kernels
