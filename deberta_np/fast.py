@@ -80,7 +80,7 @@ class Tricks:
 
     position_cache: bool = True  # 1: project the relative embeddings once, at load
     gather: str = "auto"  # 2: "auto" (strided skew while L <= P on NumPy, else flat take), "flat", "readable"
-    band: int = 128  # 2b: at most this many rows per band of c2p and p2c (unclipped, NumPy); 0: no bands
+    band: int = 128  # 2b: rows per band of c2p and p2c when L >= 2 * band (unclipped, NumPy); 0: no bands
     block_bytes: int = 3 << 20  # 3: attention working set per block; 0: the whole batch at once
     fast_gelu: bool = True  # 6: float32 GELU without float64 erf (NumPy)
     tokens_per_chunk: int = 512  # 7: tokens per chunk of the dense part; 0: all tokens at once
@@ -921,9 +921,8 @@ class FastDeberta:
         or, strided and long (trick 2b), one per band of rows: the rows a..b-1 of c2p only read the columns
         a+1 .. b+L-1 of the window (those of p2c, L-b+1 .. 2L-1-a), so each band multiplies only those:
         (L + band) / 2L of the work."""
-        # bands of at most L / 4 rows (at least 32): at L = 128 the v3-base forward runs 10% faster with bands of 32
-        # than with whole products (1 thread); from L = 512 on, bands of 128 beat thinner ones
-        xp, band = self.xp, min(self.tricks.band, max(32, length // 4))
+        # thinner bands (32 rows from L = 64) were not faster at 1x128 and 8x128 with 2 threads: bands of 128
+        xp, band = self.xp, self.tricks.band
         if not (band and window.mode == "strided" and length >= 2 * band):
             r = _matmul(xp.matrix_transpose(x), xp.matrix_transpose(table))  # [h, b*L, K]
             scores += self._gather(r, length, window, transpose)
