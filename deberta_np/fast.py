@@ -503,6 +503,11 @@ class FastDeberta:
     # shards; one noisy in-process comparison: workers slightly ahead at 2x128 and 4x64, level at 1x384).
     workers_from_tokens_groups = 256  # cut by groups of sequences
     workers_from_tokens_shards = 384  # cut by heads and rows
+    # With pieces (trick 9: OpenBLAS's small kernels) a worker's products of up to ~160 tokens run unpacked, so the
+    # workers pay from fewer tokens (in-process, interleaved, deberta-base, 2 cores, SkylakeX kernels: workers
+    # 230 ms against 268 at 8x24, 231 against 262 at 4x48, 282 against 314 at 1x192, 335 against 384 at 1x256;
+    # level at 8x16, 8x20, 3x64, 1x64 and 1x128; one thread over BLAS ahead at 2x16).
+    workers_from_tokens_with_pieces = 192
     # Below this many tokens, fewer sequences than threads and trick 9 on: parallel "products" (see _parallel).
     # 0: never by default. In-process the 1x16 deberta-base forward ran 51 ms against 56 (pieces shared by 2
     # threads against whole products over 2 BLAS threads), but benchmarks/forward.py measured it slower against
@@ -533,6 +538,8 @@ class FastDeberta:
             return 1, False
         groups = batch >= 4 * budget or batch % budget == 0  # as in _parallel
         least = self.workers_from_tokens_groups if groups else self.workers_from_tokens_shards
+        if self._pieces():
+            least = min(least, self.workers_from_tokens_with_pieces)
         if batch * length >= least or (not groups and self._products_pay(batch * length)):
             return budget, True
         return 1, False
@@ -550,8 +557,11 @@ class FastDeberta:
     def _products_pay(self, tokens: int) -> bool:
         """Whether this few tokens run fastest as parallel "products": one thread runs the encoder and the threads
         share the pieces of its weight products (trick 9 on)."""
-        pieces = self.tricks.skinny_rows > 0 or (self.tricks.skinny_rows < 0 and self.small_kernels)
-        return pieces and tokens < self.products_below_tokens
+        return self._pieces() and tokens < self.products_below_tokens
+
+    def _pieces(self) -> bool:
+        """Whether single-threaded weight products of few tokens run by pieces (trick 9)."""
+        return self.tricks.skinny_rows > 0 or (self.tricks.skinny_rows < 0 and self.small_kernels)
 
     def _linear(self, weight: Array, x: Array, out: Array | None = None, run: _Run | None = None) -> Array:
         """weight [N, K] @ x [K, T] (into out): by pieces of rows for few tokens (trick 9), else one product.

@@ -466,6 +466,7 @@ def test_default_threads_choose_per_shape_and_equal_the_readable_path(
     assert encoder.plan(1, 16) == (1, False)  # few tokens: one thread over NumPy's BLAS
     assert encoder.plan(8, 128) == (2, True)  # min(cores, BLAS threads) workers over a single-threaded BLAS
     assert encoder.plan(1, 512) == (2, True)
+    assert encoder.plan(8, 24) == (1, False) and encoder.plan(1, 192) == (1, False)  # no small kernels
     blas.count = 1  # OPENBLAS_NUM_THREADS=1 or a threadpoolctl limit: one core
     assert encoder.plan(8, 128) == (1, False)
     blas.count = 2
@@ -497,6 +498,10 @@ def test_few_tokens_share_weight_products_with_small_kernels(
     encoder = readable.family.fast(p, config)
     assert encoder.small_kernels
     assert encoder.plan(1, 16) == (1, False)  # not chosen by default (products_below_tokens = 0)
+    # workers' products of few tokens run by pieces: workers from 192 tokens (256 and 384 without small kernels)
+    assert encoder.plan(8, 24) == (2, True) and encoder.plan(1, 192) == (2, True)
+    assert encoder.plan(8, 20) == (1, False) and encoder.plan(1, 128) == (1, False)
+    assert readable.family.fast(p, config, fast.Tricks(skinny_rows=0)).plan(8, 24) == (1, False)
     encoder.products_below_tokens = 64
     assert encoder.plan(1, 16) == (2, True) and encoder._parallel(1, 16, 2) == "products"
     assert encoder.plan(2, 16) == (1, False)  # as many sequences as threads: groups, from 256 tokens on
