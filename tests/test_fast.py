@@ -449,19 +449,25 @@ def test_explicit_threads_are_kept_and_blas_untouched(monkeypatch: pytest.Monkey
     assert fast.FastDeberta(p, config, threads=2).plan(1, 16) == (2, False)
 
 
-@pytest.mark.parametrize("case", ["base-c2p-p2c", "v2-v3-like-buckets-shared-key"])
-def test_default_threads_choose_per_shape_and_equal_the_readable_path(
-    case: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def default_threaded(case: str, monkeypatch: pytest.MonkeyPatch, core: str) -> tuple:
+    """(blas, readable model, fast encoder) of a golden case, threads chosen per call, over a FakeBlas of 2 threads
+    with the kernels `core` on a 4-core affinity."""
     monkeypatch.delenv("DEBERTA_NP_THREADS", raising=False)
-    blas = FakeBlas(2)
+    blas = FakeBlas(2, core=core)
     monkeypatch.setattr(fast.blas_threads, "controller", lambda: blas)
     monkeypatch.setattr(fast.blas_threads, "cores", lambda: 4)
     readable = (DebertaV2Model if case in V2_CASES else DebertaModel).from_pretrained(
         GOLDEN / case, fast=False
     )
+    return blas, readable, readable.family.fast(readable.params[PREFIX[:-1]], readable.config)
+
+
+@pytest.mark.parametrize("case", ["base-c2p-p2c", "v2-v3-like-buckets-shared-key"])
+def test_default_threads_choose_per_shape_and_equal_the_readable_path(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blas, readable, encoder = default_threaded(case, monkeypatch, "Haswell")
     p, config = readable.params[PREFIX[:-1]], readable.config
-    encoder = readable.family.fast(p, config)
     assert encoder.auto_threads
     assert encoder.plan(1, 16) == (1, False)  # few tokens: one thread over NumPy's BLAS
     assert encoder.plan(8, 128) == (2, True)  # min(cores, BLAS threads) workers over a single-threaded BLAS
@@ -487,15 +493,8 @@ def test_few_tokens_share_weight_products_with_small_kernels(
     case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """OpenBLAS with small-matrix kernels (trick 9): one sequence of few tokens may run as parallel "products"."""
-    monkeypatch.delenv("DEBERTA_NP_THREADS", raising=False)
-    blas = FakeBlas(2, core="SkylakeX")
-    monkeypatch.setattr(fast.blas_threads, "controller", lambda: blas)
-    monkeypatch.setattr(fast.blas_threads, "cores", lambda: 4)
-    readable = (DebertaV2Model if case in V2_CASES else DebertaModel).from_pretrained(
-        GOLDEN / case, fast=False
-    )
+    blas, readable, encoder = default_threaded(case, monkeypatch, "SkylakeX")
     p, config = readable.params[PREFIX[:-1]], readable.config
-    encoder = readable.family.fast(p, config)
     assert encoder.small_kernels
     assert encoder.plan(1, 16) == (1, False)  # not chosen by default (products_below_tokens = 0)
     # workers' products of few tokens run by pieces: workers from 192 tokens (256 and 384 without small kernels)
