@@ -12,13 +12,16 @@ Each contender runs in its own process (imports and memory do not mix), with the
   * deberta_np: --numpy-threads default (default): as a user runs it, no variable set, N cores (the process's
     affinity is cut to N CPUs when the machine has more); it chooses its threading per call itself. For reference
     only: --numpy-threads workers, N worker threads (DEBERTA_NP_THREADS=N) over a single-threaded OpenBLAS
-    (OPENBLAS_NUM_THREADS=1), the old "tuned" mode; --numpy-threads blas, one thread over an N-threaded OpenBLAS.
+    (OPENBLAS_NUM_THREADS=1), the old "tuned" mode; --numpy-threads blas, one thread over an N-threaded OpenBLAS;
+    --numpy-threads products, the default with one sequence's weight products of few tokens (under 64) shared
+    by N threads as pieces for OpenBLAS's small kernels (FastDeberta.products_below_tokens, off by default).
     These variables are set before numpy is imported.
 Measured processes run as a user's would: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines set (this
 one pins OpenBLAS to its Haswell (AVX2) kernels on an AVX-512 CPU), are removed from their environment, both
 together; the BLAS library, version, kernel and threads of every contender are printed above every table.
-For every shape the contenders take turns, one forward each, in a rotating order, after warm-up runs; the table
-gives the median. Peak RSS comes from a fresh process per contender and shape (ru_maxrss after loading and two
+For every shape the contenders take turns, one forward each (--back-to-back K: K forwards in a row, timed
+together, the mean per forward: throughput rather than the latency of a call after a pause), in a rotating order,
+after warm-up runs; the table gives the median. Peak RSS comes from a fresh process per contender and shape (ru_maxrss after loading and two
 forwards). See benchmarks/README.md for the columns.
 """
 
@@ -199,7 +202,7 @@ def bucket(distance: int, buckets: int, max_position: int) -> int:
 def set_threads(contender: str, threads: int, numpy_threads: str) -> None:
     """Thread counts, set before numpy/torch are imported (deberta_np's default: none; it is held to `threads`
     CPUs by its affinity, see limit_cpus)."""
-    if contender == "deberta_np" and numpy_threads == "default":
+    if contender == "deberta_np" and numpy_threads in ("default", "products"):
         for name in THREAD_VARIABLES:
             os.environ.pop(name, None)
         return
@@ -293,9 +296,22 @@ def inputs(model: str, batch: int, length: int) -> tuple[Any, Any]:
     return ids.astype(np.int64), np.ones((batch, length), dtype=np.int64)
 
 
-def worker(contender: str, model: str, checkpoint: Path, threads: int, device: str, dtype: str) -> None:
-    """Serve commands from stdin: {"run": [B, L]} -> {"seconds": t}; {"flops": [B, L]}."""
+def worker(
+    contender: str,
+    model: str,
+    checkpoint: Path,
+    threads: int,
+    device: str,
+    dtype: str,
+    products: bool = False,
+) -> None:
+    """Serve commands from stdin: {"run": [B, L], "times": K} -> {"seconds": mean of K forwards in a row};
+    {"flops": [B, L]}. products: deberta_np shares the pieces of one sequence's few-token products."""
     forward = load_contender(contender, model, checkpoint, threads, device, dtype)
+    if products and contender == "deberta_np":
+        from deberta_np.fast import FastDeberta
+
+        FastDeberta.products_below_tokens = 64
     cache: dict[tuple[int, int], Any] = {}
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
@@ -307,9 +323,11 @@ def worker(contender: str, model: str, checkpoint: Path, threads: int, device: s
         elif "run" in command:
             shape = tuple(command["run"])
             ids, mask = cache.setdefault(shape, inputs(model, *shape))
+            times = command.get("times", 1)
             started = time.perf_counter()
-            forward(ids, mask)
-            reply: dict[str, Any] = {"seconds": time.perf_counter() - started}
+            for _ in range(times):
+                forward(ids, mask)
+            reply: dict[str, Any] = {"seconds": (time.perf_counter() - started) / times}
         elif "flops" in command:  # transformers only: torch's own count of the matmul FLOPs
             import torch
             from torch.utils.flop_counter import FlopCounterMode
@@ -381,9 +399,9 @@ class Worker(WorkerProcess):
         command += ["--device", args.device, "--dtype", args.dtype]
         super().__init__(contender, command, args.threads)
 
-    def timed_run(self, shape: tuple[int, int]) -> tuple[float, float]:
-        """(seconds of one forward, CPU seconds that other processes used meanwhile)."""
-        reply, foreign = self.measured_ask({"run": list(shape)})
+    def timed_run(self, shape: tuple[int, int], times: int = 1) -> tuple[float, float]:
+        """(seconds of one forward, the mean of `times` in a row; CPU seconds that other processes used meanwhile)."""
+        reply, foreign = self.measured_ask({"run": list(shape), "times": times})
         return reply["seconds"], foreign
 
 
@@ -718,10 +736,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--numpy-threads",
-        choices=("default", "workers", "blas"),
+        choices=("default", "workers", "blas", "products"),
         default="default",
         help="deberta_np's threads: default (as users run it: no variable set, chosen per call), or, as "
-        "references, workers (DEBERTA_NP_THREADS=N, OPENBLAS_NUM_THREADS=1) or blas (OPENBLAS_NUM_THREADS=N)",
+        "references, workers (DEBERTA_NP_THREADS=N, OPENBLAS_NUM_THREADS=1), blas (OPENBLAS_NUM_THREADS=N) or "
+        "products (the default, with one sequence's few-token products shared by N threads as pieces)",
+    )
+    parser.add_argument(
+        "--back-to-back",
+        type=int,
+        default=1,
+        metavar="K",
+        help="each timed run is K forwards in a row, reported as the mean per forward (default 1: one forward "
+        "after --pause seconds of rest)",
     )
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
@@ -747,7 +774,15 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = checkpoint_path(args.workdir, args.model)
     if args.worker:
         set_threads(args.worker, args.threads, args.numpy_threads)
-        worker(args.worker, args.model, checkpoint, args.threads, args.device, args.dtype)
+        worker(
+            args.worker,
+            args.model,
+            checkpoint,
+            args.threads,
+            args.device,
+            args.dtype,
+            args.numpy_threads == "products",
+        )
         return 0
     if args.dtype == "float16" and args.device == "cpu":
         parser.error("--dtype float16 needs --device cuda (PyTorch's CPU float16 is no reference for speed)")
@@ -767,6 +802,7 @@ def main(argv: list[str] | None = None) -> int:
         "default": "its default, no variable set: threading chosen per call, see the plans below",
         "workers": f"reference mode, {threads} worker threads, OPENBLAS_NUM_THREADS=1",
         "blas": f"reference mode, OPENBLAS_NUM_THREADS={threads}, no worker threads",
+        "products": "its default, with one sequence's products of under 64 tokens shared by its threads as pieces",
     }
     print(
         f"threads: {threads} per contender, each held to {threads} CPUs (deberta_np: {modes[args.numpy_threads]})"
@@ -847,8 +883,9 @@ def main(argv: list[str] | None = None) -> int:
                 shift = rounds % len(contenders)
                 for name in contenders[shift:] + contenders[:shift]:
                     time.sleep(args.pause)  # the last contender's spinning threads (OpenMP, ORT) go idle
-                    seconds, foreign = workers[name].timed_run(shape)
-                    if foreign <= max(0.03, args.max_foreign * seconds) or args.max_foreign >= 1:
+                    seconds, foreign = workers[name].timed_run(shape, args.back_to_back)
+                    busy = seconds * args.back_to_back  # the wall time the foreign CPU time is set against
+                    if foreign <= max(0.03, args.max_foreign * busy) or args.max_foreign >= 1:
                         results[(name, shape)].append(seconds)
                     else:
                         disturbed[(name, shape)] += 1
@@ -873,7 +910,8 @@ def main(argv: list[str] | None = None) -> int:
 
     where = f"{threads} threads" if args.device == "cpu" else "cuda"
     print(
-        f"\n## Forward pass, {args.dtype}, {where}, median of {args.repeats} (after {args.warmup} warm-up)\n"
+        f"\n## Forward pass, {args.dtype}, {where}, median of {args.repeats} (after {args.warmup} warm-up)"
+        + (f", each the mean of {args.back_to_back} forwards in a row\n" if args.back_to_back > 1 else "\n")
     )
     print(f"{blas}\n")
     memory_column = "peak RSS MiB" if args.device == "cpu" else "GPU memory MiB"
