@@ -21,8 +21,8 @@ one pins OpenBLAS to its Haswell (AVX2) kernels on an AVX-512 CPU), are removed 
 together; the BLAS library, version, kernel and threads of every contender are printed above every table.
 For every shape the contenders take turns, one forward each (--back-to-back K: K forwards in a row, timed
 together, the mean per forward: throughput rather than the latency of a call after a pause), in a rotating order,
-after warm-up runs; the table gives the median. Peak RSS comes from a fresh process per contender and shape (ru_maxrss after loading and two
-forwards). See benchmarks/README.md for the columns.
+after warm-up runs; the table gives the median. Peak RSS comes from a fresh process per contender and shape
+(ru_maxrss after loading and two forwards). See benchmarks/README.md for the columns.
 """
 
 from __future__ import annotations

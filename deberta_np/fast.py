@@ -56,6 +56,7 @@ last place, the differences BLAS itself makes between two shapes of the same pro
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -130,7 +131,12 @@ def skinny_rows(rows: int, inner: int, tokens: int) -> int:
     """Rows per piece of a product [rows, inner] @ [inner, tokens] that OpenBLAS's small kernels take, or 0.
 
     A divisor of `rows` where one is at least half the largest size (one batched product, no remainder)."""
-    most = _SMALL_PRODUCT // max(1, inner * tokens)
+    return _skinny_rows(rows, inner, tokens, _SMALL_PRODUCT)
+
+
+@functools.lru_cache(maxsize=256)  # asked for every weight product: a few shapes per model
+def _skinny_rows(rows: int, inner: int, tokens: int, bound: int) -> int:
+    most = bound // max(1, inner * tokens)
     if most < _SKINNY_MIN_ROWS or rows <= most:  # too thin, or small already
         return 0
     divisor = max(d for d in range(1, most + 1) if rows % d == 0)
@@ -509,9 +515,9 @@ class FastDeberta:
     # level at 8x16, 8x20, 3x64, 1x64 and 1x128; one thread over BLAS ahead at 2x16).
     workers_from_tokens_with_pieces = 192
     # Below this many tokens, fewer sequences than threads and trick 9 on: parallel "products" (see _parallel).
-    # 0: never by default. In-process the 1x16 deberta-base forward ran 51 ms against 56 (pieces shared by 2
-    # threads against whole products over 2 BLAS threads), but benchmarks/forward.py measured it slower against
-    # ONNX Runtime (deberta-base 0.61x, v3-base 0.63x, where the whole products gave 0.66x and 0.84x): not proven.
+    # 0: never by default. benchmarks/forward.py, deberta-base 1x16, 2 cores: back to back (--back-to-back 8) it
+    # ran 34.5 ms against 43.9 for whole products over 2 BLAS threads, but a call after a pause is slower with it
+    # (in-process, interleaved: 47 ms against 43), the idle pool thread's core being slow to pick up work.
     products_below_tokens = 0
 
     def plan(self, batch: int, length: int) -> tuple[int, bool]:
@@ -637,9 +643,8 @@ class FastDeberta:
         tokens = batch * length
         count = 1 if self.talking_head else min(threads, n, tokens, c.intermediate_size)  # shards possible
         way = self._parallel(batch, length, threads)
-        if (
-            way == "products"
-        ):  # one thread runs the encoder, the threads share the pieces of its weight products
+        if way == "products":
+            # one thread runs the encoder, the threads share the pieces of its weight products
             run.share = threads
             self._encode_group(run, inputs, slice(0, batch))
         elif count == 1 or way == "groups":

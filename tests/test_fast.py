@@ -449,6 +449,9 @@ def test_explicit_threads_are_kept_and_blas_untouched(monkeypatch: pytest.Monkey
     assert fast.FastDeberta(p, config, threads=2).plan(1, 16) == (2, False)
 
 
+PLAN_CASES = pytest.mark.parametrize("case", ["base-c2p-p2c", "v2-v3-like-buckets-shared-key"])
+
+
 def default_threaded(case: str, monkeypatch: pytest.MonkeyPatch, core: str) -> tuple:
     """(blas, readable model, fast encoder) of a golden case, threads chosen per call, over a FakeBlas of 2 threads
     with the kernels `core` on a 4-core affinity."""
@@ -462,7 +465,7 @@ def default_threaded(case: str, monkeypatch: pytest.MonkeyPatch, core: str) -> t
     return blas, readable, readable.family.fast(readable.params[PREFIX[:-1]], readable.config)
 
 
-@pytest.mark.parametrize("case", ["base-c2p-p2c", "v2-v3-like-buckets-shared-key"])
+@PLAN_CASES
 def test_default_threads_choose_per_shape_and_equal_the_readable_path(
     case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -488,7 +491,7 @@ def test_default_threads_choose_per_shape_and_equal_the_readable_path(
     assert encoder.plan(8, 128) == (1, False)
 
 
-@pytest.mark.parametrize("case", ["base-c2p-p2c", "v2-v3-like-buckets-shared-key"])
+@PLAN_CASES
 def test_few_tokens_share_weight_products_with_small_kernels(
     case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
