@@ -724,6 +724,14 @@ print(json.dumps(found))
     return ", ".join(f"{k} {v}" for k, v in fresh(code, {}).items())
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/deberta_np_bench"))
@@ -744,7 +752,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--back-to-back",
-        type=int,
+        type=positive_int,
         default=1,
         metavar="K",
         help="each timed run is K forwards in a row, reported as the mean per forward (default 1: one forward "
